@@ -1,0 +1,129 @@
+"""Threefry-2x32 random numbers in torch, bit-exact with ``jax.random``.
+
+torch has no uint32 arithmetic, so the 32-bit words live in int64 tensors and
+every sum is masked to 32 bits. The hash is a fixed sequence of elementwise
+integer ops: under ``torch.compile`` inductor fuses it into one kernel; in
+eager mode it costs about a hundred small kernels per draw.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from unified_torch.core import _DTYPES, default_device
+
+_M = 0xFFFFFFFF
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotl(x: torch.Tensor, d: int) -> torch.Tensor:
+    return ((x << d) | (x >> (32 - d))) & _M
+
+
+def threefry2x32(k1: Any, k2: Any, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The threefry-2x32 block hash (20 rounds), as ``jax._src.prng``'s lowering."""
+    ks = (k1, k2, k1 ^ k2 ^ 0x1BD11BDA)
+    x1 = (x1 + ks[0]) & _M
+    x2 = (x2 + ks[1]) & _M
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x1 = (x1 + x2) & _M
+            x2 = _rotl(x2, r) ^ x1
+        x1 = (x1 + ks[(i + 1) % 3]) & _M
+        x2 = (x2 + ks[(i + 2) % 3] + (i + 1)) & _M
+    return x1, x2
+
+
+def _words(key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    key = key.to(torch.int64) & _M
+    return key[..., 0], key[..., 1]
+
+
+def _counter(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    n = math.prod(shape)
+    i = torch.arange(n, dtype=torch.int64, device=device).reshape(shape)
+    return i >> 32, i & _M
+
+
+def key(seed: int) -> torch.Tensor:
+    return torch.tensor([(seed >> 32) & _M, seed & _M], dtype=torch.int64,
+                        device=default_device()).to(torch.uint32)
+
+
+def _as_key(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+    return torch.stack([b1, b2], dim=-1).to(torch.uint32)
+
+
+def split(key: torch.Tensor, num: int) -> torch.Tensor:
+    k1, k2 = _words(key)
+    hi, lo = _counter((num,), key.device)
+    return _as_key(*threefry2x32(k1, k2, hi, lo))
+
+
+def fold_in(key: torch.Tensor, data: Any) -> torch.Tensor:
+    k1, k2 = _words(key)
+    d = torch.as_tensor(data, device=key.device).to(torch.int64) & _M
+    b1, b2 = threefry2x32(k1, k2, torch.zeros_like(d), d)
+    return _as_key(b1, b2)
+
+
+def bits(key: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """uint32 words (held in int64), as ``jax.random.bits`` with partitionable threefry."""
+    k1, k2 = _words(key)
+    hi, lo = _counter(shape, key.device)
+    b1, b2 = threefry2x32(k1, k2, hi, lo)
+    return b1 ^ b2
+
+
+# (bits kept, mantissa bits, bit pattern of 1.0) per float dtype, as jax.random._uniform.
+_FLOAT_LAYOUT = {
+    "float32": (32, 23, 0x3F800000, torch.int32),
+    "float16": (16, 10, 0x3C00, torch.int16),
+    "bfloat16": (8, 7, 0x3F80, torch.int16),
+}
+
+
+_NMANT = {"float64": 52, "float32": 23, "float16": 10, "bfloat16": 7}
+
+
+def uniform(key: torch.Tensor, shape: tuple[int, ...], dtype: str, minval: float, maxval: float) -> torch.Tensor:
+    target = _DTYPES[dtype]
+    if dtype == "float64":
+        k1, k2 = _words(key)
+        hi, lo = _counter(shape, key.device)
+        b1, b2 = threefry2x32(k1, k2, hi, lo)
+        mantissa = (b1 << 20) | (b2 >> 12)  # the top 52 of the 64 bits (b1 << 32 | b2)
+        floats = (mantissa | 0x3FF0000000000000).view(torch.float64) - 1.0
+    else:
+        rng_bits, nmant, one, int_type = _FLOAT_LAYOUT[dtype]
+        word = bits(key, shape)
+        if rng_bits < 32:
+            word = word & ((1 << rng_bits) - 1)  # jax truncates the 32-bit word
+        floats = ((word >> (rng_bits - nmant)) | one).to(int_type).view(target) - 1.0
+    lo = torch.tensor(minval, dtype=target, device=floats.device)
+    hi = torch.tensor(maxval, dtype=target, device=floats.device)
+    return torch.maximum(lo, floats * (hi - lo) + lo)
+
+
+def normal(key: torch.Tensor, shape: tuple[int, ...], dtype: str) -> torch.Tensor:
+    # The float just above -1 (np.nextafter(-1, 0) in `dtype`), as jax.random.normal.
+    lo = -1.0 + 2.0 ** -(_NMANT[dtype] + 1)
+    u = uniform(key, shape, dtype, lo, 1.0)
+    return torch.erfinv(u) * torch.tensor(math.sqrt(2), dtype=u.dtype, device=u.device)
+
+
+def bernoulli(key: torch.Tensor, p: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    dtype = "float32"
+    if isinstance(p, torch.Tensor) and p.is_floating_point():
+        dtype = str(p.dtype).removeprefix("torch.")
+    return uniform(key, shape, dtype, 0.0, 1.0) < p
+
+
+def categorical(key: torch.Tensor, logits: torch.Tensor, axis: int) -> torch.Tensor:
+    dtype = str(logits.dtype).removeprefix("torch.")
+    tiny = float(torch.finfo(logits.dtype).tiny)
+    gumbel = -torch.log(-torch.log(uniform(key, tuple(logits.shape), dtype, tiny, 1.0)))
+    return torch.argmax(gumbel + logits, dim=axis)

@@ -1,0 +1,72 @@
+"""Every example in a public docstring runs, on every backend, and prints what it says."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import numpy as np
+import pytest
+
+import unified as u
+from conftest import BACKENDS
+
+MODULES = [
+    "unified",
+    "unified._backend",
+    "unified._core",
+    "unified.ops._creation",
+    "unified.ops._elementwise",
+    "unified.ops._reductions",
+    "unified.ops._linalg",
+    "unified.ops._shape",
+    "unified.ops._indexing",
+    "unified.random",
+    "unified.transforms",
+    "unified.tree",
+]
+
+# Examples that only hold where both frameworks are installed, or that change
+# global state, run once rather than per backend.
+ONCE = {"unified._backend"}
+
+
+def _collect() -> list[tuple[str, doctest.DocTest]]:
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    found = []
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for test in finder.find(module, name, globs={"np": np}):
+            if test.examples:
+                found.append((name, test))
+    return found
+
+
+CASES = _collect()
+
+
+def _run(test: doctest.DocTest) -> None:
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    test.globs = dict(test.globs)
+    result = runner.run(test, out=lambda s: failures.append(s))
+    if result.failed:
+        pytest.fail("".join(failures), pytrace=False)
+
+
+failures: list[str] = []
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize(("module", "test"), [c for c in CASES if c[0] not in ONCE],
+                         ids=[c[1].name for c in CASES if c[0] not in ONCE])
+def test_docstring_example(backend_name: str, module: str, test: doctest.DocTest) -> None:
+    failures.clear()
+    with u.use_backend(backend_name):
+        _run(test)
+
+
+@pytest.mark.parametrize(("module", "test"), [c for c in CASES if c[0] in ONCE],
+                         ids=[c[1].name for c in CASES if c[0] in ONCE])
+def test_docstring_example_once(module: str, test: doctest.DocTest, both) -> None:
+    failures.clear()
+    _run(test)
