@@ -2,7 +2,7 @@
 
 * ``UNIFIED_TEST_BACKENDS=torch`` (comma-separated) narrows the backends.
 * Hypothesis profiles: ``ci`` (bounded examples, no deadline; chosen when ``CI``
-  is set) and ``dev``; pick with ``HYPOTHESIS_PROFILE``. The seed is printed in
+  is set), ``dev`` and ``thorough``; pick with ``HYPOTHESIS_PROFILE``. The seed is printed in
   the header; rerun with ``HYPOTHESIS_SEED=<seed>`` to reproduce a run.
 """
 
@@ -24,6 +24,10 @@ hypothesis.settings.register_profile(
 )
 hypothesis.settings.register_profile(
     "dev", max_examples=60, deadline=None, print_blob=True,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+)
+hypothesis.settings.register_profile(
+    "thorough", max_examples=400, deadline=None, print_blob=True,
     suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
 )
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))

@@ -249,12 +249,17 @@ def triu(x, k):
 
 
 # indexing ------------------------------------------------------------------
+def _wrap_negative(indices, size):
+    # numpy's rule for negative indices; mode="clip" alone would clamp them to 0.
+    return jnp.where(indices < 0, indices + size, indices)
+
+
 def take(x, indices, axis):
-    return jnp.take(x, indices, axis=axis, mode="clip")
+    return jnp.take(x, _wrap_negative(indices, x.shape[axis]), axis=axis, mode="clip")
 
 
 def take_along_axis(x, indices, axis):
-    return jnp.take_along_axis(x, indices, axis=axis, mode="clip")
+    return jnp.take_along_axis(x, _wrap_negative(indices, x.shape[axis]), axis=axis, mode="clip")
 
 
 def dynamic_slice(x, start, sizes):

@@ -346,9 +346,11 @@ def take_along_axis(x, indices, axis):
 
 
 def _clamped_start(start, size, dim):
+    # JAX's rule: a negative start counts from the end, then the window is clamped to fit.
     if isinstance(start, torch.Tensor):
-        return torch.clamp(start, 0, dim - size)
-    return builtins.max(0, builtins.min(int(start), dim - size))
+        return torch.clamp(torch.where(start < 0, start + dim, start), 0, dim - size)
+    start = int(start)
+    return builtins.max(0, builtins.min(start + dim if start < 0 else start, dim - size))
 
 
 def dynamic_slice(x, start, sizes):

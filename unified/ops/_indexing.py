@@ -55,7 +55,8 @@ def take_along_axis(x: Array, indices: Array, /, axis: int) -> Array:
 def dynamic_slice(x: Array, /, start_indices: Sequence[Any], slice_sizes: Sequence[int]) -> Array:
     """A slice of static size at a start that may be a traced value (``lax.dynamic_slice``).
 
-    Starts are clamped so that the slice fits, as in JAX.
+    As in JAX, a negative start counts from the end, and starts are then
+    clamped so that the slice fits.
 
     Example:
         >>> import unified as u
@@ -71,7 +72,7 @@ def dynamic_slice(x: Array, /, start_indices: Sequence[Any], slice_sizes: Sequen
 
 
 def dynamic_update_slice(x: Array, update: Array, /, start_indices: Sequence[Any]) -> Array:
-    """``x`` with ``update`` written at ``start_indices`` (functional; starts are clamped).
+    """``x`` with ``update`` written at ``start_indices`` (functional; starts as in :func:`dynamic_slice`).
 
     Example:
         >>> import unified as u

@@ -1,0 +1,21 @@
+"""Testing helpers for `unified` and for third-party backends (needs pytest).
+
+* :class:`BackendConformance`: the conformance suite; subclass it with
+  ``backend = "name"`` in a test file.
+* :data:`TOLERANCES`, :func:`tolerance`, :func:`assert_close`: the numeric
+  tolerances per dtype, stated and justified in one place.
+"""
+
+from unified.testing._conformance import SAMPLES, BackendConformance, Sample
+from unified.testing._tolerances import EPS, TOLERANCES, Tolerance, assert_close, tolerance
+
+__all__ = [
+    "EPS",
+    "SAMPLES",
+    "TOLERANCES",
+    "BackendConformance",
+    "Sample",
+    "Tolerance",
+    "assert_close",
+    "tolerance",
+]
