@@ -8,13 +8,13 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+from conftest import BACKENDS
+from helpers import check_all
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import unified as u
-from conftest import BACKENDS
-from helpers import check_all
 from unified.testing import assert_close
 
 
@@ -146,7 +146,7 @@ def test_argnums_tuple_and_has_aux(backend):
     (ga, gb), aux = u.grad(f, argnums=(0, 1), has_aux=True)(2.0, 3.0, 5.0)
     assert (float(ga), float(gb)) == (9.0, 12.0)
     assert float(aux["b"]) == 3.0
-    (value, aux2), gc = u.value_and_grad(f, argnums=2, has_aux=True)(2.0, 3.0, 5.0)
+    (value, _), gc = u.value_and_grad(f, argnums=2, has_aux=True)(2.0, 3.0, 5.0)
     assert float(value) == 23.0 and float(gc) == 1.0
 
 
@@ -259,7 +259,7 @@ def test_stop_gradient_on_a_pytree(backend):
 
 
 def test_grad_with_respect_to_an_integer_raises(backend):
-    with pytest.raises(u.TransformError, match="floating-point inputs.*int32"):
+    with pytest.raises(u.TransformError, match=r"floating-point inputs.*int32"):
         u.grad(lambda x: u.ops.sum(x * x))(u.asarray([1, 2]))
     with pytest.raises(TypeError, match="Python int 3"):  # also a TypeError, as in JAX
         u.grad(lambda x: x * x)(3)
@@ -279,7 +279,7 @@ def test_bad_arguments_to_transforms_raise_clearly(backend):
         u.grad(lambda a, b: a * b, argnums=2)(1.0, 2.0)
     with pytest.raises(u.TransformError, match="return a pair"):
         u.grad(lambda a: a * a, has_aux=True)(1.0)
-    with pytest.raises(u.TransformError, match="in_axes has 1 entries.*2 positional"):
+    with pytest.raises(u.TransformError, match=r"in_axes has 1 entries.*2 positional"):
         u.vmap(lambda a, b: a + b, in_axes=(0,))(u.ops.ones(2), u.ops.ones(2))
     with pytest.raises(u.TransformError, match="mode must be"):
         u.jacobian(lambda x: x, mode="sideways")

@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, cast
 
 from unified._errors import BackendMismatchError, BackendNotFoundError
 from unified._protocols import PARTS, Backend
@@ -139,9 +139,9 @@ def load_backend(name: str) -> Backend:
         BackendNotFoundError: the name is unknown, or its framework is missing;
             the message lists the installed backends and what to pip install.
     """
-    backend = _loaded.get(name)
-    if backend is not None:
-        return backend
+    found = _loaded.get(name)
+    if found is not None:
+        return found
     with _lock:
         if name in _loaded:
             return _loaded[name]
@@ -167,7 +167,7 @@ def load_backend(name: str) -> Backend:
                     f"Backend {name!r} (module {spec.module!r}) has no {part!r} part; "
                     f"a backend needs {list(PARTS)}. Check it with unified.testing."
                 )
-        backend: Backend = module  # type: ignore[assignment]
+        backend = cast(Backend, module)
         for t in backend.core.array_types:
             _TYPE_TO_BACKEND[t] = backend
         _FOREIGN.clear()

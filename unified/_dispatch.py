@@ -71,7 +71,7 @@ def ops_of_all(fn: str, xs: Sequence[Any]) -> Any:
     if found is None:
         return _Converting(_backend.get_backend())
     if foreign:
-        return _Converting(_backend.owner(first), only_foreign=True)  # type: ignore[arg-type]
+        return _Converting(_backend.owner(first), only_foreign=True)
     return found
 
 

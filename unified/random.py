@@ -36,7 +36,7 @@ def _float_dtype(dtype: DType, fn: str) -> str:
     name = dtype_name(dtype)
     if name not in FLOAT_DTYPES:
         raise DTypeError(f"random.{fn} draws floats; dtype {name!r} is not one. Use 'float32'.")
-    return name  # type: ignore[return-value]
+    return name
 
 
 def key(seed: int) -> Array:

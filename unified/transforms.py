@@ -64,12 +64,13 @@ def _register_dataclasses(b: Backend, args: Any) -> bool:
         if (b.name, cls) not in _registered:
             names, static = tree._dataclass_fields(cls)
 
-            def flatten(x: Any, names: tuple[str, ...] = names, static: tuple[str, ...] = static) -> tuple[list[Any], Any]:
+            def flatten(x: Any, names: tuple[str, ...] = names,
+                        static: tuple[str, ...] = static) -> tuple[list[Any], Any]:
                 return [getattr(x, n) for n in names], tuple(getattr(x, n) for n in static)
 
             def unflatten(aux: Any, children: list[Any], cls: type = cls, names: tuple[str, ...] = names,
                           static: tuple[str, ...] = static) -> Any:
-                obj = object.__new__(cls)
+                obj: Any = object.__new__(cls)
                 for n, v in zip(names, children):
                     object.__setattr__(obj, n, v)
                 for n, v in zip(static, aux):

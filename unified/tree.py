@@ -54,6 +54,10 @@ class TreeDef:
     """
 
     __slots__ = ("aux", "children", "kind", "num_leaves")
+    kind: int
+    aux: Any
+    children: tuple[TreeDef, ...]
+    num_leaves: int
 
     def __init__(self, kind: int, aux: Any, children: tuple[TreeDef, ...]) -> None:
         self.kind = kind
@@ -110,9 +114,9 @@ _SENTINEL = object()
 
 def _node_type(td: TreeDef) -> type:
     if td.kind in (_NAMEDTUPLE, _DATACLASS):
-        return td.aux[0]  # type: ignore[no-any-return]
+        return td.aux[0]
     if td.kind == _FOREIGN:
-        return td.aux[1]  # type: ignore[no-any-return]
+        return td.aux[1]
     return object
 
 
@@ -152,8 +156,8 @@ def _children(x: Any) -> tuple[int, Any, list[Any], tuple[Any, ...]] | None:
     for backend in _backend._loaded.values():
         node = backend.core.tree_node(x)
         if node is not None:
-            children, keys, token = node
-            return _FOREIGN, (backend.name, t, token), list(children), tuple(keys)
+            kids, kid_keys, token = node
+            return _FOREIGN, (backend.name, t, token), list(kids), tuple(kid_keys)
     return None
 
 
@@ -220,7 +224,7 @@ def _rebuild(td: TreeDef, children: list[Any]) -> Any:
             object.__setattr__(obj, n, v)
         return obj
     backend_name, _, token = aux
-    return _backend.load_backend(backend_name).core.tree_rebuild(token, children)  # type: ignore[attr-defined]
+    return _backend.load_backend(backend_name).core.tree_rebuild(token, children)
 
 
 def _build(td: TreeDef, it: Iterator[Any]) -> Any:

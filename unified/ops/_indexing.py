@@ -129,7 +129,7 @@ def top_k(x: Array, /, k: int) -> tuple[Array, Array]:
     """
     if not 0 <= k <= x.shape[-1]:
         raise ShapeError(f"top_k: k={k} for a last axis of size {x.shape[-1]}; need 0 <= k <= size.")
-    return ops_of(x).top_k(x, k)  # type: ignore[no-any-return]
+    return ops_of(x).top_k(x, k)
 
 
 def softmax(x: Array, /, axis: int = -1) -> Array:

@@ -9,7 +9,6 @@ from unified._errors import ShapeError
 from unified._protocols import Array
 
 
-
 def sum(x: Array, /, axis: Any = None, *, keepdims: bool = False) -> Array:
     """The sum over ``axis``. Integer inputs keep their dtype (as JAX; torch would widen to int64).
 
