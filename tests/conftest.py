@@ -17,6 +17,11 @@ import pytest
 import unified as u
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# Compiled artifacts are shared across tests and runs (inductor takes 10-20 s per
+# model cold, about 1 s warm); CI keeps the directory between steps of one run.
+_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache")
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(_CACHE, "torchinductor"))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(_CACHE, "jax"))
 
 hypothesis.settings.register_profile(
     "ci", max_examples=20, deadline=None, print_blob=True, derandomize=False,
