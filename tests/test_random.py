@@ -67,6 +67,12 @@ def test_random_works_under_jit_and_vmap(backend):
 
     k = u.random.key(5)
     np.testing.assert_array_equal(u.to_numpy(draw(k)), u.to_numpy(u.random.uniform(k, (3,))))
+    # Compiled integer arithmetic (inductor's C++ kernels under torch) keeps the exact bits.
+    compiled = u.jit(lambda kk: u.random.bits(kk, (64, 64)))(k)
+    np.testing.assert_array_equal(u.to_numpy(compiled), u.to_numpy(u.random.bits(k, (64, 64))))
+    from unified.testing import _threefry
+
+    assert u.to_numpy(compiled).ravel()[:9].tolist() == _threefry.bits((0, 5), 9)
     keys = u.random.split(k, 4)
     rows = u.vmap(lambda kk: u.random.uniform(kk, (2,)))(keys)
     for i in range(4):
