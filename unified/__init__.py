@@ -10,7 +10,7 @@ use, chosen by ``UNIFIED_BACKEND`` (default: torch if installed, else JAX), by
 8.0
 """
 
-from unified import ops, random, tree
+from unified import nn, ops, random, tree
 from unified._backend import (
     BackendSpec,
     available_backends,
@@ -41,6 +41,7 @@ from unified._errors import (
 )
 from unified._protocols import Array, Backend
 from unified._version import __version__
+from unified.nn.init import manual_seed
 from unified.transforms import (
     disable_jit,
     grad,
@@ -80,6 +81,8 @@ __all__ = [
     "jacobian",
     "jit",
     "jit_enabled",
+    "manual_seed",
+    "nn",
     "ops",
     "random",
     "register_backend",

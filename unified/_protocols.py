@@ -1,7 +1,7 @@
 """The whole contract between `unified` and a backend, as ``typing.Protocol`` s.
 
 A backend is a module (or any object) with a ``name`` and one attribute per
-part below: ``core``, ``ops``, ``transforms`` and ``random``. Each part is, in
+part below: ``core``, ``ops``, ``transforms``, ``random``, ``module`` and ``nn``. Each part is, in
 the backends we ship, a file of the same name (``unified_torch/ops.py`` is the
 torch twin of ``unified_jax/ops.py``), and each function in it is a short
 translation onto the framework's own API.
@@ -227,18 +227,65 @@ class Random(Protocol):
 
 
 @runtime_checkable
+class ModuleSupport(Protocol):
+    """What ``unified.nn.Module`` needs to make a native module (see ``unified/nn/_module.py``).
+
+    ``make_twin(cls, compute)`` returns the class instances of ``cls`` get on
+    this backend (``compute`` is the user's ``__call__``); ``new(twin)`` an empty
+    instance ready for attribute assignment. ``params(module)`` is
+    ``{name: array}`` of the trainable parameters in ``named_parameters()``
+    order; ``bind(module, params)`` a context giving the module computing with
+    ``params`` instead (how transforms differentiate a module); and
+    ``replace_params(module, params)`` the module with new values (in place
+    under torch, a new pytree under JAX).
+    """
+
+    def make_twin(self, cls: type, compute: Fn) -> type: ...
+    def new(self, twin: type) -> Any: ...
+    def parameter(self, value: Array) -> Any: ...
+    def buffer(self, value: Array, persistent: bool) -> Any: ...
+    def params(self, module: Any) -> dict[str, Array]: ...
+    def bind(self, module: Any, params: dict[str, Array]) -> AbstractContextManager[Any]: ...
+    def replace_params(self, module: Any, params: dict[str, Array]) -> Any: ...
+
+
+@runtime_checkable
+class Nn(Protocol):
+    """Neural-network functions with fused native kernels (torch semantics, class axis last).
+
+    Attention arrays are ``(batch, heads, seq, head_dim)``; ``mask`` is boolean,
+    True where a query may attend; ``bias`` is added to the scores.
+    """
+
+    def linear(self, x: Array, weight: Array, bias: Array | None) -> Array: ...
+    def embedding(self, ids: Array, weight: Array) -> Array: ...
+    def layer_norm(self, x: Array, shape: Shape, weight: Array | None, bias: Array | None, eps: float) -> Array: ...
+    def rms_norm(self, x: Array, shape: Shape, weight: Array | None, eps: float) -> Array: ...
+    def gelu(self, x: Array, approximate: bool) -> Array: ...
+    def relu(self, x: Array) -> Array: ...
+    def silu(self, x: Array) -> Array: ...
+    def dot_product_attention(self, q: Array, k: Array, v: Array, mask: Array | None, bias: Array | None,
+                              is_causal: bool, scale: float) -> Array: ...
+    def cross_entropy(self, logits: Array, labels: Array, ignore_index: int, label_smoothing: float,
+                      reduction: str) -> Array: ...
+
+
+@runtime_checkable
 class Backend(Protocol):
-    """A backend: its name and its four parts."""
+    """A backend: its name and its parts."""
 
     name: str
     core: Core
     ops: Ops
     transforms: Transforms
     random: Random
+    module: ModuleSupport
+    nn: Nn
 
 
 #: The parts of a backend and the protocol each must satisfy, in load order.
-PARTS: dict[str, type] = {"core": Core, "ops": Ops, "transforms": Transforms, "random": Random}
+PARTS: dict[str, type] = {"core": Core, "ops": Ops, "transforms": Transforms, "random": Random,
+                          "module": ModuleSupport, "nn": Nn}
 
 
 def protocol_members(protocol: type) -> Iterator[str]:

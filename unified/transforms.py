@@ -162,16 +162,53 @@ def _scalar_output(fn: str, b: Backend, out: Any, has_aux: bool) -> None:
         )
 
 
+def _is_module(x: Any) -> bool:
+    return hasattr(type(x), "__unified_backend__")
+
+
 def _differentiable_call(fn: str, fun: Callable[..., Any], argnums: int | Sequence[int],
-                         args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Backend, tuple[Any, ...]]:
+                         args: tuple[Any, ...], kwargs: dict[str, Any],
+                         ) -> tuple[Backend, tuple[Any, ...], Callable[..., Any], dict[int, list[str]]]:
+    """Check the arguments; return the backend, the arguments to differentiate, and ``fun`` to call.
+
+    A module among the differentiated arguments is replaced by its parameters
+    (``{name: array}``, so gradients are taken for parameters only, never
+    buffers); the returned function rebinds them before calling ``fun``. The
+    dict maps such argument positions to their parameter names, in order.
+    """
     b = _backend.backend_of_args(args, kwargs)
     nums = _argnums_tuple(fn, argnums)
     _check_argnums(fn, nums, len(args))
     prepared = list(args)
+    modules: dict[int, Any] = {}
     for a in nums:
-        prepared[a] = _prepare_diff_arg(fn, b, args[a], a % len(args))
+        i = a % len(args)
+        if _is_module(args[i]):
+            modules[i] = args[i]
+            prepared[i] = b.module.params(args[i])
+        else:
+            prepared[i] = _prepare_diff_arg(fn, b, args[i], i)
     _register_dataclasses(b, prepared)
-    return b, tuple(prepared)
+    if not modules:
+        return b, tuple(prepared), fun, {}
+
+    def rebound(*a: Any, **k: Any) -> Any:
+        with contextlib.ExitStack() as stack:
+            full = list(a)
+            for i, module in modules.items():
+                full[i] = stack.enter_context(b.module.bind(module, full[i]))
+            return fun(*full, **k)
+
+    return b, tuple(prepared), rebound, {i: list(prepared[i]) for i in modules}
+
+
+def _reorder(grads: Any, argnums: int | Sequence[int], names: dict[int, list[str]], nargs: int) -> Any:
+    """Gradients of modules as dicts in ``named_parameters()`` order (JAX returns dict keys sorted)."""
+    if not names:
+        return grads
+    if isinstance(argnums, int):
+        return {n: grads[n] for n in names[argnums % nargs]}
+    return tuple({n: g[n] for n in names[a % nargs]} if a % nargs in names else g for a, g in zip(argnums, grads))
 
 
 # ----------------------------------------------------------------------------
@@ -203,15 +240,16 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        b, prepared = _differentiable_call(fname, fun, argnums, args, kwargs)
+        b, prepared, target, names = _differentiable_call(fname, fun, argnums, args, kwargs)
 
         def checked(*a: Any, **k: Any) -> Any:
-            out = fun(*a, **k)
+            out = target(*a, **k)
             _scalar_output(fname, b, out, has_aux)
             return out
 
         nums = argnums if isinstance(argnums, int) else tuple(argnums)
-        return b.transforms.value_and_grad(checked, nums, has_aux)(*prepared, **kwargs)
+        value, grads = b.transforms.value_and_grad(checked, nums, has_aux)(*prepared, **kwargs)
+        return value, _reorder(grads, nums, names, len(args))
 
     return wrapper
 
@@ -228,7 +266,9 @@ def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
 
     Returns:
         A function with the signature of ``fun`` returning gradients shaped like
-        the differentiated arguments.
+        the differentiated arguments. The gradient with respect to a module is
+        a dict ``{parameter name: gradient}`` in ``named_parameters()`` order
+        (parameters only: buffers and static fields get none), on every backend.
 
     Raises:
         TransformError: a differentiated argument is an integer, or ``fun``'s
@@ -274,9 +314,9 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_a
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        b, prepared = _differentiable_call("jacobian", fun, argnums, args, kwargs)
+        b, prepared, target, _ = _differentiable_call("jacobian", fun, argnums, args, kwargs)
         nums = argnums if isinstance(argnums, int) else tuple(argnums)
-        return b.transforms.jacobian(fun, nums, has_aux, mode == "forward")(*prepared, **kwargs)
+        return b.transforms.jacobian(target, nums, has_aux, mode == "forward")(*prepared, **kwargs)
 
     return wrapper
 
@@ -295,9 +335,9 @@ def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        b, prepared = _differentiable_call("hessian", fun, argnums, args, kwargs)
+        b, prepared, target, _ = _differentiable_call("hessian", fun, argnums, args, kwargs)
         nums = argnums if isinstance(argnums, int) else tuple(argnums)
-        return b.transforms.hessian(fun, nums)(*prepared, **kwargs)
+        return b.transforms.hessian(target, nums)(*prepared, **kwargs)
 
     return wrapper
 
