@@ -7,11 +7,11 @@ from typing import Any
 
 import ml_dtypes
 import numpy as np
-from conftest import BACKENDS
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import unified as u
+from conftest import BACKENDS
 from unified.testing import assert_close
 
 NP_DTYPES = {

@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import BACKENDS
 
 import unified as u
+from conftest import BACKENDS
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:

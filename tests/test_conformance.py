@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BACKENDS
 
+from conftest import BACKENDS
 from unified.testing import BackendConformance
 
 

@@ -7,9 +7,9 @@ import importlib
 
 import numpy as np
 import pytest
-from conftest import BACKENDS
 
 import unified as u
+from conftest import BACKENDS
 
 MODULES = [
     "unified",

@@ -6,9 +6,9 @@ import pathlib
 import re
 
 import pytest
-from conftest import BACKENDS
 
 import unified as u
+from conftest import BACKENDS
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text())

@@ -7,9 +7,9 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import BACKENDS
 
 import unified as u
+from conftest import BACKENDS
 from unified import nn
 from unified.nn import functional as F
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from helpers import arrays, check_all, float_dtypes, shapes
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import unified as u
+from helpers import arrays, check_all, float_dtypes, shapes
 
 # op -> (numpy reference, lower bound, upper bound of the inputs)
 UNARY = {

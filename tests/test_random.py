@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import on_each_backend
 from hypothesis import given
 from hypothesis import strategies as st
 
 import unified as u
+from helpers import on_each_backend
 
 
 @given(seed=st.integers(0, 2**64 - 1), n=st.integers(1, 40), data=st.integers(0, 2**32 - 1))

@@ -8,13 +8,13 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from conftest import BACKENDS
-from helpers import check_all
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import unified as u
+from conftest import BACKENDS
+from helpers import check_all
 from unified.testing import assert_close
 
 

@@ -124,7 +124,8 @@ def gelu(x: Array, approximate: str = "none") -> Array:
     Example:
         >>> import unified as u
         >>> from unified.nn import functional as F
-        >>> round(float(u.to_numpy(F.gelu(u.asarray(1.0)))), 4), round(float(u.to_numpy(F.gelu(u.asarray(1.0), "tanh"))), 4)
+        >>> x = u.asarray(1.0)
+        >>> round(float(u.to_numpy(F.gelu(x))), 4), round(float(u.to_numpy(F.gelu(x, "tanh"))), 4)
         (0.8413, 0.8412)
     """
     if approximate not in ("none", "tanh"):
