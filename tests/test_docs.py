@@ -24,6 +24,16 @@ MODULES = [
     "unified.random",
     "unified.transforms",
     "unified.tree",
+    "unified.checkpoint",
+    "unified.nn",
+    "unified.nn._module",
+    "unified.nn._containers",
+    "unified.nn._layers",
+    "unified.nn._attention",
+    "unified.nn.functional",
+    "unified.nn.init",
+    "unified.models.gpt",
+    "unified.testing._tolerances",
 ]
 
 # Examples that only hold where both frameworks are installed, or that change

@@ -41,6 +41,7 @@ from unified._errors import (
 )
 from unified._protocols import Array, Backend
 from unified._version import __version__
+from unified.checkpoint import CheckpointError, load, save
 from unified.nn.init import manual_seed
 from unified.transforms import (
     disable_jit,
@@ -60,6 +61,7 @@ __all__ = [
     "BackendMismatchError",
     "BackendNotFoundError",
     "BackendSpec",
+    "CheckpointError",
     "DTypeError",
     "DeviceError",
     "ShapeError",
@@ -81,11 +83,13 @@ __all__ = [
     "jacobian",
     "jit",
     "jit_enabled",
+    "load",
     "manual_seed",
     "nn",
     "ops",
     "random",
     "register_backend",
+    "save",
     "set_backend",
     "stop_gradient",
     "to_device",

@@ -67,8 +67,11 @@ _loaded: dict[str, Backend] = {}
 _active: Backend | None = None
 #: type -> backend, for every array type seen so far (and module twin classes).
 _TYPE_TO_BACKEND: dict[type, Backend] = {}
-#: Types known not to belong to any loaded backend (cleared when one loads).
-_FOREIGN: set[type] = set()
+#: Types known not to belong to any loaded backend (forgotten when one loads).
+#: Filled up front with Python's scalar types: under torch.compile, dynamo guards
+#: on these caches, and a cache that changes during a trace forces a recompile.
+_PYTHON_TYPES: frozenset[type] = frozenset({int, float, bool, complex, str, type(None)})
+_FOREIGN: set[type] = set(_PYTHON_TYPES)
 
 
 def _discover() -> dict[str, BackendSpec]:
@@ -170,8 +173,11 @@ def load_backend(name: str) -> Backend:
         backend = cast(Backend, module)
         for t in backend.core.array_types:
             _TYPE_TO_BACKEND[t] = backend
-        _FOREIGN.clear()
+        _FOREIGN.intersection_update(_PYTHON_TYPES)
         _loaded[name] = backend
+        from unified import _dispatch
+
+        _dispatch.prime(backend)
         return backend
 
 

@@ -42,6 +42,12 @@ def _ops_slow(x: object) -> Any:
     return _Converting(_backend.get_backend())
 
 
+def prime(backend: Any) -> None:
+    """Cache a newly loaded backend's array types up front (see ``_backend._FOREIGN``)."""
+    for t in backend.core.array_types:
+        _OPS[t] = backend.ops
+
+
 def ops_of(x: object) -> Any:
     """The ``ops`` part owning array ``x`` (converting non-arrays, see module doc)."""
     o = _OPS.get(type(x))

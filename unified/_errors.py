@@ -35,3 +35,19 @@ class DTypeError(UnifiedError, TypeError):
 
 class DeviceError(UnifiedError, ValueError):
     """A device that does not exist, or a move a backend cannot make."""
+
+
+class CheckpointError(UnifiedError, ValueError):
+    """A checkpoint that cannot be written or read as asked: malformed, damaged, or not matching ``like``.
+
+    ``missing_keys``, ``unexpected_keys`` and ``wrong_shapes`` (name -> (expected, found)) list the
+    mismatches when a checkpoint does not fit the tree it is loaded into; they are empty otherwise.
+    """
+
+    def __init__(self, message: str, *, missing_keys: list[str] | None = None,
+                 unexpected_keys: list[str] | None = None,
+                 wrong_shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] | None = None) -> None:
+        super().__init__(message)
+        self.missing_keys = missing_keys or []
+        self.unexpected_keys = unexpected_keys or []
+        self.wrong_shapes = wrong_shapes or {}

@@ -89,7 +89,7 @@ class MultiHeadAttention(Module):
         v = ops.permute_dims(ops.reshape(F.linear(value, w_v, b_v), (B, S, H, D)), (0, 2, 1, 3))
 
         allowed, bias = _merge_masks(mask, key_padding_mask, B, H, L, S)
-        rate = self.dropout if self.training else 0.0  # type: ignore[attr-defined]
+        rate = self.dropout if self.training else 0.0
         if rate > 0.0 and key is None:
             raise UnifiedError("MultiHeadAttention with dropout in training mode needs key=...; or call eval().")
         if need_weights:

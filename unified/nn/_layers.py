@@ -162,7 +162,7 @@ class Dropout(Module):
         self.salt = init.salt()
 
     def __call__(self, x: Array, *, key: Array | None = None) -> Array:
-        if not self.training or self.p == 0.0:  # type: ignore[attr-defined]
+        if not self.training or self.p == 0.0:
             return x
         if key is None:
             raise UnifiedError(

@@ -24,7 +24,11 @@ backend) by that backend:
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from unified import _backend
 from unified._errors import UnifiedError
@@ -66,6 +70,27 @@ class Module:
         [2.0, 2.0, 2.0]
     """
 
+    if TYPE_CHECKING:
+        # The API both backends provide (torch.nn.Module's under torch, unified_jax.module.JaxModule's
+        # under JAX), declared for type checkers only: at run time the twin's backend base supplies it.
+        __unified_backend__: str
+        training: bool
+
+        def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Array]]: ...
+        def parameters(self, recurse: bool = True) -> Iterator[Array]: ...
+        def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Array]]: ...
+        def buffers(self, recurse: bool = True) -> Iterator[Array]: ...
+        def named_children(self) -> Iterator[tuple[str, Module]]: ...
+        def children(self) -> Iterator[Module]: ...
+        def named_modules(self) -> Iterator[tuple[str, Module]]: ...
+        def modules(self) -> Iterator[Module]: ...
+        def state_dict(self) -> dict[str, Array]: ...
+        def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any: ...
+        def train(self, mode: bool = True) -> Self: ...
+        def eval(self) -> Self: ...
+        def apply(self, fn: Callable[[Module], Any]) -> Self: ...
+        def to(self, device: Any) -> Self: ...
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if "__unified_backend__" in cls.__dict__:  # already a twin (copy, unpickle, FSDP)
             return _backend.load_backend(cls.__unified_backend__).module.new(cls)
@@ -92,7 +117,7 @@ class Module:
             8
         """
         total = 0
-        for _, p in self.named_parameters():  # type: ignore[attr-defined]
+        for _, p in self.named_parameters():
             if trainable_only and not getattr(p, "requires_grad", True):
                 continue
             total += _numel(p)
@@ -106,7 +131,7 @@ class Module:
         total = self.num_parameters()
         count = f"  # {_human(total)} parameters" if total else ""
         head = f"{type(self).__name__}({self.extra_repr()}"
-        children = [(n, repr(c).replace("\n", "\n  ")) for n, c in self.named_children()]  # type: ignore[attr-defined]
+        children = [(n, repr(c).replace("\n", "\n  ")) for n, c in self.named_children()]
         if not children:
             return f"{head}){count}"
         body = "\n".join(f"  ({n}): {text}" for n, text in children)
