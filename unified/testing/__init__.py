@@ -7,15 +7,25 @@
 """
 
 from unified.testing._conformance import SAMPLES, BackendConformance, Sample
-from unified.testing._tolerances import EPS, TOLERANCES, Tolerance, assert_close, tolerance
+from unified.testing._tolerances import (
+    EPS,
+    MODEL_RTOL,
+    TOLERANCES,
+    Tolerance,
+    assert_close,
+    assert_model_close,
+    tolerance,
+)
 
 __all__ = [
     "EPS",
+    "MODEL_RTOL",
     "SAMPLES",
     "TOLERANCES",
     "BackendConformance",
     "Sample",
     "Tolerance",
     "assert_close",
+    "assert_model_close",
     "tolerance",
 ]
