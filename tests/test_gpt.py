@@ -173,3 +173,60 @@ def test_from_pretrained_reproduces_transformers_logits(backend, hf_checkpoint):
 def test_from_pretrained_errors(backend, tmp_path):
     with pytest.raises(u.UnifiedError, match=r"config\.json"):
         GPT.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("direction", [("torch", "jax"), ("jax", "torch")])
+def test_checkpoint_saved_on_one_backend_gives_the_same_logits_on_the_other(both, tmp_path, direction):
+    src, dst = direction
+    path = tmp_path / "gpt.safetensors"
+    with u.use_backend(src):
+        model = build(CONFIGS["seed"], seed=1).eval()
+        # move the weights off their initial values, so that loading has something to prove
+        state = {k: v * 1.5 + 0.01 for k, v in model.state_dict().items()}
+        model.load_state_dict(state)
+        expected = u.to_numpy(model(u.asarray(IDS)))
+        u.save(path, {"model": model, "step": 7})
+    with u.use_backend(dst):
+        fresh = build(CONFIGS["seed"], seed=2).eval()
+        loaded = u.load(path, like={"model": fresh, "step": 0})
+        assert loaded["step"] == 7
+        got = u.to_numpy(loaded["model"](u.asarray(IDS)))
+    from unified.testing import assert_model_close
+
+    assert_model_close(got, expected, err_msg=f"{src} -> {dst}")
+
+
+FSDP_SCRIPT = r"""
+import os, torch, torch.distributed as dist
+import unified as u
+from unified.models import GPT, GPTConfig
+from unified.nn import functional as F
+from torch.distributed.fsdp import fully_shard
+from torch.distributed.device_mesh import init_device_mesh
+dist.init_process_group("gloo", rank=0, world_size=1)
+u.set_backend("torch")
+model = GPT(GPTConfig.gpt2(vocab_size=41, block_size=16, n_layer=2, n_head=2, n_embd=16))
+reference = [p.detach().clone() for p in model.parameters()]
+mesh = init_device_mesh("cpu", (1,))
+for block in model.transformer["h"]:
+    fully_shard(block, mesh=mesh)
+fully_shard(model, mesh=mesh)
+ids = torch.randint(0, 41, (2, 8), dtype=torch.int32)
+loss = F.cross_entropy(model(ids)[:, :-1], ids[:, 1:])
+loss.backward()
+assert all(p.grad is not None for p in model.parameters())
+print("FSDP2 ok", type(model).__name__, float(loss))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.skipif("torch" not in BACKENDS, reason="FSDP is torch's")
+def test_a_unified_model_is_accepted_by_fsdp2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29517", "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, "-c", FSDP_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "FSDP2 ok FSDPGPT" in out.stdout, out.stdout + out.stderr[-3000:]
