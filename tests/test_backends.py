@@ -191,7 +191,7 @@ ops.__dict__.update({k: v for k, v in vars(real.ops).items() if k != "tanh"})
 ops.exp = lambda x: real.ops.exp(x) * 1.001   # a wrong op
 mod = types.ModuleType("broken_backend")
 mod.name, mod.core, mod.ops, mod.transforms, mod.random = "broken", real.core, ops, real.transforms, real.random
-mod.module, mod.nn = real.module, real.nn
+mod.module, mod.nn, mod.optim = real.module, real.nn, real.optim
 sys.modules["broken_backend"] = mod
 u.register_backend(u.BackendSpec(name="broken", module="broken_backend", requires=("torch",)))
 '''

@@ -10,7 +10,7 @@ use, chosen by ``UNIFIED_BACKEND`` (default: torch if installed, else JAX), by
 8.0
 """
 
-from unified import nn, ops, random, tree
+from unified import nn, ops, optim, random, tree
 from unified._backend import (
     BackendSpec,
     available_backends,
@@ -87,6 +87,7 @@ __all__ = [
     "manual_seed",
     "nn",
     "ops",
+    "optim",
     "random",
     "register_backend",
     "save",

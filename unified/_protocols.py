@@ -1,7 +1,7 @@
 """The whole contract between `unified` and a backend, as ``typing.Protocol`` s.
 
 A backend is a module (or any object) with a ``name`` and one attribute per
-part below: ``core``, ``ops``, ``transforms``, ``random``, ``module`` and ``nn``. Each part is, in
+part below: ``core``, ``ops``, ``transforms``, ``random``, ``module``, ``nn`` and ``optim``. Each part is, in
 the backends we ship, a file of the same name (``unified_torch/ops.py`` is the
 torch twin of ``unified_jax/ops.py``), and each function in it is a short
 translation onto the framework's own API.
@@ -271,6 +271,26 @@ class Nn(Protocol):
 
 
 @runtime_checkable
+class Optim(Protocol):
+    """Optimizer pieces with optax's signatures and state structures.
+
+    Each constructor returns an object with ``init(params) -> state`` and
+    ``update(updates, state, params=None, **extra) -> (updates, state)``; ``chain``
+    composes them. Parameters and updates are pytrees (a module's parameters
+    come as ``{name: array}``). ``mask`` maps params to a tree of booleans.
+    """
+
+    def scale_by_adam(self, b1: float, b2: float, eps: float) -> Any: ...
+    def trace(self, decay: float, nesterov: bool) -> Any: ...
+    def add_decayed_weights(self, weight_decay: float, mask: Fn | None) -> Any: ...
+    def scale_by_learning_rate(self, learning_rate: Any) -> Any: ...
+    def clip_by_global_norm(self, max_norm: float) -> Any: ...
+    def chain(self, *parts: Any) -> Any: ...
+    def apply_updates(self, params: Any, updates: Any) -> Any: ...
+    def apply_to_module(self, module: Any, params: Any, updates: Any) -> Any: ...
+
+
+@runtime_checkable
 class Backend(Protocol):
     """A backend: its name and its parts."""
 
@@ -281,11 +301,12 @@ class Backend(Protocol):
     random: Random
     module: ModuleSupport
     nn: Nn
+    optim: Optim
 
 
 #: The parts of a backend and the protocol each must satisfy, in load order.
 PARTS: dict[str, type] = {"core": Core, "ops": Ops, "transforms": Transforms, "random": Random,
-                          "module": ModuleSupport, "nn": Nn}
+                          "module": ModuleSupport, "nn": Nn, "optim": Optim}
 
 
 def protocol_members(protocol: type) -> Iterator[str]:

@@ -1,7 +1,7 @@
 """The torch backend, assembled: the module `unified` loads (see ``unified.Backend``)."""
 
-from unified_torch import core, module, nn, ops, random, transforms
+from unified_torch import core, module, nn, ops, optim, random, transforms
 
 name = "torch"
 
-__all__ = ["core", "module", "name", "nn", "ops", "random", "transforms"]
+__all__ = ["core", "module", "name", "nn", "ops", "optim", "random", "transforms"]
