@@ -40,6 +40,8 @@ def dtype_name(x: Any, /) -> str:
 
 
 def asarray(x: Any, /, dtype: str | None = None, device: Any = None) -> torch.Tensor:
+    # Non-tensor inputs are always copied (as jnp.asarray does): an in-place optimizer step
+    # must not write into the numpy array a parameter came from.
     target = None if dtype is None else _DTYPES[dtype]
     if isinstance(x, torch.Tensor):
         return x.to(device=device, dtype=target) if (target or device) else x
@@ -57,14 +59,15 @@ def asarray(x: Any, /, dtype: str | None = None, device: Any = None) -> torch.Te
             target = _CANONICAL.get(a.dtype)
             if target is None:
                 if a.dtype.name == "bfloat16":  # ml_dtypes: numpy has no bfloat16 of its own
-                    return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16).to(device)
+                    return torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16).to(device)
                 target = _DTYPES.get(a.dtype.name)
                 if target is None:
                     raise DTypeError(f"Cannot make a torch array from numpy dtype {a.dtype}.")
-            return torch.as_tensor(a, device=device).to(target)
+            return torch.tensor(a, device=device).to(target)
     if isinstance(x, np.ndarray) and x.dtype.name == "bfloat16":
-        return torch.from_numpy(x.view(np.int16)).view(torch.bfloat16).to(device=device, dtype=target)
-    return torch.as_tensor(x, dtype=target, device=device)
+        return torch.from_numpy(x.view(np.int16).copy()).view(torch.bfloat16).to(device=device, dtype=target)
+    # A copy, never a view of the caller's numpy memory: torch updates parameters in place.
+    return torch.tensor(x, dtype=target, device=device)
 
 
 def to_numpy(x: torch.Tensor, /) -> np.ndarray:

@@ -251,6 +251,12 @@ class BackendConformance:
         assert back.dtype == x.dtype
         np.testing.assert_array_equal(back, x)
 
+    def test_asarray_copies_numpy_inputs(self) -> None:
+        host = np.zeros(3, np.float32)
+        x = u.asarray(host)
+        host[0] = 5.0  # the backend's array must not see the change
+        assert u.to_numpy(x).tolist() == [0.0, 0.0, 0.0]
+
     def test_python_scalars_and_64_bit_inputs_become_32_bit(self) -> None:
         assert u.dtype(u.asarray(1.5)) == "float32"
         assert u.dtype(u.asarray(3)) == "int32"
