@@ -34,11 +34,15 @@ MODULES = [
     "unified.nn.init",
     "unified.models.gpt",
     "unified.testing._tolerances",
+    "unified.optim",
+    "unified.optim._schedules",
+    "unified._autocast",
+    "unified.parity",
 ]
 
 # Examples that only hold where both frameworks are installed, or that change
 # global state, run once rather than per backend.
-ONCE = {"unified._backend"}
+ONCE = {"unified._backend", "unified.parity"}
 
 
 def _collect() -> list[tuple[str, doctest.DocTest]]:

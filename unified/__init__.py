@@ -11,6 +11,7 @@ use, chosen by ``UNIFIED_BACKEND`` (default: torch if installed, else JAX), by
 """
 
 from unified import nn, ops, optim, random, tree
+from unified._autocast import autocast
 from unified._backend import (
     BackendSpec,
     available_backends,
@@ -69,6 +70,7 @@ __all__ = [
     "UnifiedError",
     "__version__",
     "asarray",
+    "autocast",
     "available_backends",
     "default_device",
     "device",

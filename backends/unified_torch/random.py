@@ -35,7 +35,7 @@ def _i32(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
-def threefry2x32(k1: Any, k2: Any, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _hash(k1: Any, k2: Any, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The threefry-2x32 block hash (20 rounds), as ``jax._src.prng``'s lowering; int32 words."""
     ks = (k1, k2, k1 ^ k2 ^ _i32(0x1BD11BDA))
     x1 = x1 + ks[0]
@@ -49,9 +49,48 @@ def threefry2x32(k1: Any, k2: Any, x1: torch.Tensor, x2: torch.Tensor) -> tuple[
     return x1, x2
 
 
-def _words(key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    k = key.view(torch.int32) if key.dtype == torch.uint32 else key.to(torch.int32)
-    return k[..., 0], k[..., 1]
+def _hash_keyed(key: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # key (..., 2): leading key dimensions come first in the result, then x's.
+    lead = key.shape[:-1]
+    k1 = key[..., 0].reshape(tuple(lead) + (1,) * max(x1.ndim - len(lead), 0))
+    k2 = key[..., 1].reshape(k1.shape)
+    return _hash(k1, k2, x1, x2)
+
+
+# One opaque op for the hash. Inside torch.compile, inductor would otherwise fuse the
+# ~120 integer ops into one kernel, and its op counting over that chain (every round
+# reads a value twice) takes minutes; as a custom op it is one call to the eager
+# int32 kernel above (9 ms per million words on 2 cores), with no graph break.
+@torch.library.custom_op("unified::threefry2x32", mutates_args=())
+def _threefry_op(key: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    y1, y2 = _hash_keyed(key, x1, x2)
+    return y1.contiguous(), y2.contiguous()
+
+
+@_threefry_op.register_fake
+def _(key: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    shape = torch.broadcast_shapes(x1.shape, x2.shape)
+    return x1.new_empty(shape), x1.new_empty(shape)
+
+
+@_threefry_op.register_vmap
+def _(info: Any, in_dims: tuple[Any, ...], key: torch.Tensor, x1: torch.Tensor,
+      x2: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[int, int]]:
+    key_dim, x1_dim, x2_dim = in_dims
+    size = info.batch_size
+    key = key.movedim(key_dim, 0) if key_dim is not None else key.expand(size, *key.shape)
+    x1 = x1.movedim(x1_dim, 0) if x1_dim is not None else x1.expand(size, *x1.shape)
+    x2 = x2.movedim(x2_dim, 0) if x2_dim is not None else x2.expand(size, *x2.shape)
+    return _threefry_op(key, x1, x2), (0, 0)
+
+
+def threefry2x32(key: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hash counters ``(x1, x2)`` (int32 words, same shape) under ``key`` (int32 ``(2,)``)."""
+    return _threefry_op(key, x1, x2)  # type: ignore[no-any-return]
+
+
+def _words(key: torch.Tensor) -> torch.Tensor:
+    return key.view(torch.int32) if key.dtype == torch.uint32 else key.to(torch.int32)
 
 
 def _counter(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,26 +114,23 @@ def _as_key(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
 
 
 def split(key: torch.Tensor, num: int) -> torch.Tensor:
-    k1, k2 = _words(key)
     hi, lo = _counter((num,), key.device)
-    return _as_key(*threefry2x32(k1, k2, hi, lo))
+    return _as_key(*threefry2x32(_words(key), hi, lo))
 
 
 def fold_in(key: torch.Tensor, data: Any) -> torch.Tensor:
-    k1, k2 = _words(key)
     if isinstance(data, torch.Tensor):
         d = data.to(torch.int64) & _M
         d = torch.where(d >= 1 << 31, d - (1 << 32), d).to(torch.int32)
     else:
         d = torch.tensor(_i32(int(data) & _M), dtype=torch.int32, device=key.device)
-    b1, b2 = threefry2x32(k1, k2, torch.zeros_like(d), d)
+    b1, b2 = threefry2x32(_words(key), torch.zeros_like(d), d)
     return _as_key(b1, b2)
 
 
 def _bits32(key: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    k1, k2 = _words(key)
     hi, lo = _counter(shape, key.device)
-    b1, b2 = threefry2x32(k1, k2, hi, lo)
+    b1, b2 = threefry2x32(_words(key), hi, lo)
     return b1 ^ b2
 
 
@@ -117,9 +153,8 @@ _NMANT = {"float64": 52, "float32": 23, "float16": 10, "bfloat16": 7}
 def uniform(key: torch.Tensor, shape: tuple[int, ...], dtype: str, minval: float, maxval: float) -> torch.Tensor:
     target = _DTYPES[dtype]
     if dtype == "float64":
-        k1, k2 = _words(key)
         hi, lo = _counter(shape, key.device)
-        b1, b2 = (w.to(torch.int64) & _M for w in threefry2x32(k1, k2, hi, lo))
+        b1, b2 = (w.to(torch.int64) & _M for w in threefry2x32(_words(key), hi, lo))
         mantissa = (b1 << 20) | (b2 >> 12)  # the top 52 of the 64 bits (b1 << 32 | b2)
         floats = (mantissa | 0x3FF0000000000000).view(torch.float64) - 1.0
     else:

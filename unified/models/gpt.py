@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from typing import Any
 
@@ -200,6 +201,21 @@ class GPT(Module):
         ))
         if not config.tie_embeddings:
             self.lm_head = Linear(config.n_embd, config.vocab_size, bias=config.lm_head_bias)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """GPT-2's initialisation (as nanoGPT): weights N(0, 0.02), biases 0, and the projections
+        that feed the residual stream scaled by 1/sqrt(2 n_layer), so that its variance does not
+        grow with depth. (torch's layer defaults would give N(0, 1) embeddings and logits of ~10.)"""
+        from unified.nn import Parameter, init
+
+        std = 0.02
+        for name, module in self.named_modules():
+            if isinstance(module, (Linear, Embedding)):
+                scale = std / math.sqrt(2 * self.config.n_layer) if name.endswith("c_proj") else std
+                module.weight = Parameter(init.normal(tuple(module.weight.shape), std=scale))
+                if isinstance(module, Linear) and module.bias is not None:
+                    module.bias = Parameter(init.zeros(tuple(module.bias.shape)))
 
     def __call__(self, idx: Array, *, key: Array | None = None) -> Array:
         """Logits for every position. ``key`` drives dropout in training mode."""

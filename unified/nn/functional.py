@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from unified import _backend, ops, random
+from unified._autocast import cast_in, upcast
 from unified._dispatch import ops_of
 from unified._errors import ShapeError, UnifiedError
 from unified._protocols import Array
@@ -31,8 +32,30 @@ __all__ = [
     "softmax",
 ]
 
-softmax = ops.softmax
-log_softmax = ops.log_softmax
+
+
+def softmax(x: Array, axis: int = -1) -> Array:
+    """``exp(x) / sum(exp(x))`` along ``axis`` (in float32 inside :func:`unified.autocast`).
+
+    Example:
+        >>> import unified as u
+        >>> from unified.nn import functional as F
+        >>> u.to_numpy(F.softmax(u.asarray([0.0, 0.0]))).tolist()
+        [0.5, 0.5]
+    """
+    return ops.softmax(upcast(x), axis)
+
+
+def log_softmax(x: Array, axis: int = -1) -> Array:
+    """``x - logsumexp(x)`` along ``axis`` (in float32 inside :func:`unified.autocast`).
+
+    Example:
+        >>> import unified as u
+        >>> from unified.nn import functional as F
+        >>> round(float(u.to_numpy(F.log_softmax(u.asarray([0.0, 0.0])))[0]), 4)
+        -0.6931
+    """
+    return ops.log_softmax(upcast(x), axis)
 
 
 def _nn(x: Any) -> Any:
@@ -57,6 +80,7 @@ def linear(x: Array, weight: Array, bias: Array | None = None) -> Array:
         >>> u.to_numpy(y)[0].tolist()
         [3.0, 3.0, 3.0, 3.0]
     """
+    x, weight, bias = cast_in(x, weight, bias)
     return _nn(x).linear(x, weight, bias)
 
 
@@ -98,6 +122,7 @@ def layer_norm(x: Array, normalized_shape: Any, weight: Array | None = None, bia
         >>> [round(v, 3) for v in u.to_numpy(y)[0].tolist()]
         [-1.0, 1.0]
     """
+    x = upcast(x)
     return _nn(x).layer_norm(x, _norm_shape(normalized_shape), weight, bias, float(eps))
 
 
@@ -112,6 +137,7 @@ def rms_norm(x: Array, normalized_shape: Any, weight: Array | None = None, eps: 
         >>> [round(v, 3) for v in u.to_numpy(F.rms_norm(u.asarray([3.0, 4.0]), 2)).tolist()]
         [0.849, 1.131]
     """
+    x = upcast(x)
     if eps is None:
         eps = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float64": 2.0**-52}.get(
             _backend.backend_of(x).core.dtype_name(x), 2.0**-23)
@@ -227,6 +253,7 @@ def dot_product_attention(q: Array, k: Array, v: Array, *, mask: Array | None = 
             f"k {tuple(k.shape)}, v {tuple(v.shape)}. Split heads first, e.g. with einops.rearrange."
         )
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    q, k, v, bias = cast_in(q, k, v, bias)
     if dropout > 0.0:
         return _attention_with_dropout(q, k, v, mask, bias, is_causal, scale, dropout, key)
     return _nn(q).dot_product_attention(q, k, v, mask, bias, is_causal, scale)
@@ -250,7 +277,9 @@ def _attention_with_dropout(q: Array, k: Array, v: Array, mask: Array | None, bi
         mask = causal if mask is None else o.logical_and(mask, causal)
     if mask is not None:
         scores = o.where(mask, scores, o.full_like(scores, float("-inf"), None))
-    weights = dropout_fn(o.softmax(scores, -1), rate, key=key)
+    low = _backend.backend_of(scores).core.dtype_name(scores)
+    weights = o.softmax(o.astype(scores, "float32"), -1)  # softmax in float32, as the fused kernels do
+    weights = dropout_fn(o.astype(weights, low) if low != "float32" else weights, rate, key=key)
     return o.einsum("bhqk,bhkd->bhqd", (weights, v))
 
 
@@ -290,4 +319,5 @@ def cross_entropy(logits: Array, labels: Array, *, ignore_index: int = -100, lab
         )
     if not 0.0 <= label_smoothing <= 1.0:
         raise UnifiedError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}.")
+    logits = upcast(logits)
     return _nn(logits).cross_entropy(logits, labels, int(ignore_index), float(label_smoothing), reduction)

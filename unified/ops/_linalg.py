@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from unified._autocast import cast_in
 from unified._dispatch import ops_of_all
 from unified._errors import ShapeError
 from unified._protocols import Array
@@ -25,6 +26,7 @@ def matmul(x1: Array, x2: Array, /) -> Array:
         >>> u.to_numpy(u.ops.matmul(a, u.asarray([1.0, 1.0]))).tolist()
         [3.0, 7.0]
     """
+    x1, x2 = cast_in(x1, x2)
     return ops_of_all("matmul", (x1, x2)).matmul(x1, x2)
 
 
@@ -42,6 +44,7 @@ def einsum(subscripts: str, /, *operands: Array) -> Array:
             f"einsum takes the subscripts string first, then the arrays; got {type(subscripts).__name__} "
             "first. Write u.ops.einsum('ij,jk->ik', a, b)."
         )
+    operands = cast_in(*operands)
     return ops_of_all("einsum", operands).einsum(subscripts, operands)
 
 

@@ -84,7 +84,7 @@ def _s(op: str, call: Callable[..., Any], ref: Callable[..., Any], *inputs: np.n
     return Sample(op, call, ref, inputs, terms, label)
 
 
-_UNARY = {
+_UNARY: dict[str, tuple[Any, ...]] = {
     "abs": (np.abs, A), "negative": (np.negative, A), "sign": (np.sign, INT.astype(np.float32)),
     "sqrt": (np.sqrt, POS), "rsqrt": (lambda x: 1 / np.sqrt(x.astype(np.float64)), POS),
     "square": (np.square, A), "reciprocal": (lambda x: 1 / x.astype(np.float64), POS),
@@ -96,7 +96,7 @@ _UNARY = {
     "isnan": (np.isnan, SPECIAL), "isinf": (np.isinf, SPECIAL), "isfinite": (np.isfinite, SPECIAL),
     "logical_not": (np.logical_not, BOOL),
 }
-_BINARY = {
+_BINARY: dict[str, tuple[Any, ...]] = {
     "add": (np.add, A, B), "subtract": (np.subtract, A, B), "multiply": (np.multiply, A, B),
     "divide": (lambda a, b: a.astype(np.float64) / b, A, POS), "floor_divide": (np.floor_divide, INT, NZINT),
     "remainder": (np.remainder, INT, NZINT), "power": (np.power, POS, A),

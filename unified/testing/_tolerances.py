@@ -79,7 +79,7 @@ def assert_model_close(actual: object, expected: object, dtype: str = "float32",
         raise AssertionError(f"shape {a.shape} != expected {e.shape}. {err_msg}")
     if scale is None:
         scale = float(np.abs(e).max()) if e.size else 1.0
-    bound = MODEL_RTOL[dtype] * max(scale, np.finfo(np.float32).tiny)
+    bound = MODEL_RTOL[dtype] * max(float(scale), float(np.finfo(np.float32).tiny))
     worst = float(np.abs(a - e).max()) if e.size else 0.0
     if not worst <= bound:
         raise AssertionError(f"{err_msg}: max|actual - expected| = {worst:.3g} exceeds {MODEL_RTOL[dtype]:g} x "
