@@ -27,8 +27,8 @@ def constant(value: float) -> Schedule:
 
     Example:
         >>> import unified as u
-        >>> float(u.optim.constant(0.1)(u.asarray(7)))
-        0.1
+        >>> float(u.optim.constant(0.25)(u.asarray(7)))
+        0.25
     """
 
     def schedule(count: Any) -> Any:
