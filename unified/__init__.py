@@ -28,6 +28,7 @@ from unified._core import (
     devices,
     dtype,
     is_array,
+    set_deterministic,
     to_device,
     to_numpy,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "register_backend",
     "save",
     "set_backend",
+    "set_deterministic",
     "stop_gradient",
     "to_device",
     "to_numpy",

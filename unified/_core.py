@@ -130,3 +130,20 @@ def to_device(tree: Any, device: Device | str, /) -> Any:
     if isinstance(device, str):
         device = b.core.parse_device(device)
     return b.core.to_device(tree, device)
+
+
+def set_deterministic(enabled: bool = True, backend: str | None = None) -> None:
+    """Make the backend's kernels deterministic: the same inputs give bit-identical results on every run.
+
+    Under torch this is ``torch.use_deterministic_algorithms`` (compiled CPU
+    kernels otherwise differ by an ulp from run to run); XLA on CPU is
+    deterministic already (on GPU set ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``
+    before JAX starts). ``unified train`` turns it on so that a resumed run
+    repeats the interrupted one exactly.
+
+    Example:
+        >>> import unified as u
+        >>> u.set_deterministic(True)
+    """
+    b = _backend.get_backend() if backend is None else _backend.load_backend(backend)
+    b.core.set_deterministic(enabled)

@@ -32,6 +32,7 @@ DTYPES = frozenset(
 FLOAT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
 INEXACT_DTYPES = FLOAT_DTYPES | {"complex64", "complex128"}
 _SCALARS = (bool, int, float, complex, numbers.Number)
+_PYTHON_SCALARS = frozenset({bool, int, float, complex})
 
 
 def _ops_slow(x: object) -> Any:
@@ -62,8 +63,8 @@ def ops_of_all(fn: str, xs: Sequence[Any]) -> Any:
     for x in xs:
         o = _OPS.get(type(x))
         if o is None:
-            if x is None:
-                continue
+            if x is None or type(x) in _PYTHON_SCALARS:
+                continue  # scalars go to the backend as they are
             o = _ops_slow(x)
             if isinstance(o, _Converting):
                 foreign = foreign or not isinstance(x, _SCALARS)
@@ -96,6 +97,8 @@ class _Converting:
         self._only_foreign = only_foreign
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):  # only ops are looked up here (and never during __init__)
+            raise AttributeError(name)
         core = self._backend.core
         fn = getattr(self._backend.ops, name)
         convert_scalars = not self._only_foreign

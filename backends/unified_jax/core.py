@@ -66,6 +66,18 @@ def to_numpy(x: jax.Array, /) -> np.ndarray:
     return np.array(x)
 
 
+def set_deterministic(enabled: bool, /) -> None:
+    # XLA's CPU kernels are deterministic. On GPU, determinism is an XLA flag that must be set
+    # before JAX starts: XLA_FLAGS=--xla_gpu_deterministic_ops=true.
+    if enabled and any(d.platform == "gpu" for d in jax.devices()):
+        import os
+        import warnings
+
+        if "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+            warnings.warn("JAX on GPU is deterministic only with XLA_FLAGS=--xla_gpu_deterministic_ops=true, set "
+                          "before JAX starts.", stacklevel=3)
+
+
 # --------------------------------------------------------------------------- devices
 
 

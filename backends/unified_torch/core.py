@@ -81,6 +81,12 @@ def to_numpy(x: torch.Tensor, /) -> np.ndarray:
     return x.numpy().copy()
 
 
+def set_deterministic(enabled: bool, /) -> None:
+    # Compiled CPU kernels may otherwise accumulate in a thread-dependent order (measured: 1 ulp
+    # differences between identical runs). warn_only: ops without a deterministic version warn.
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+
+
 # --------------------------------------------------------------------------- devices
 
 

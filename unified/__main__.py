@@ -1,0 +1,7 @@
+"""``python -m unified``: the `unified` command."""
+
+import sys
+
+from unified.cli import main
+
+sys.exit(main())
