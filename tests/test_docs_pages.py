@@ -1,4 +1,7 @@
-"""Every Python block in docs/*.md runs, on every backend (blocks of a page share one namespace)."""
+"""Every Python block in docs/*.md runs, on every backend (blocks of a page share one namespace).
+
+A block whose first line is ``# (not run)`` is native code shown for comparison, and is skipped.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ def test_page_runs(page: pathlib.Path, backend_name: str) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     with u.use_backend(backend_name):
         for i, block in enumerate(BLOCK.findall(page.read_text())):
+            if block.lstrip().startswith("# (not run)"):
+                continue  # native framework code shown for comparison
             try:
                 exec(compile(block, f"{page.name} block {i + 1}", "exec"), namespace)
             except Exception as e:

@@ -179,7 +179,7 @@ def _tensorboard(out: str) -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         try:
-            from tensorboardX import SummaryWriter  # type: ignore[import-not-found,no-redef]
+            from tensorboardX import SummaryWriter  # type: ignore[no-redef]
         except ImportError:
             return None
     return SummaryWriter(os.path.join(out, "tensorboard"))

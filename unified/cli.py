@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from unified._errors import UnifiedError
 
 
-def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _train_parser(sub: argparse._SubParsersAction) -> None:
     from unified._train import SIZES, TrainOptions
 
     d = TrainOptions()
@@ -50,7 +50,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--quiet", action="store_true")
 
 
-def _generate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="continue a prompt with a model trained by `unified train`")
     p.add_argument("checkpoint", help="a checkpoint file, or the --out directory of a training run")
     p.add_argument("--prompt", default="def ")
