@@ -24,7 +24,7 @@ from importlib.metadata import entry_points
 from typing import Any, cast
 
 from unified._errors import BackendMismatchError, BackendNotFoundError
-from unified._protocols import PARTS, Backend
+from unified._protocols import OPTIONAL_PARTS, PARTS, Backend
 
 ENTRY_POINT_GROUP = "unified.backends"
 #: When ``UNIFIED_BACKEND`` is unset, the first installed of these wins.
@@ -179,6 +179,32 @@ def load_backend(name: str) -> Backend:
 
         _dispatch.prime(backend)
         return backend
+
+
+def optional_part(backend: Backend, part: str) -> Any:
+    """An optional part of a backend (``export``, ``distributed``), imported on first use.
+
+    Raises:
+        BackendNotFoundError: the backend has no such part.
+    """
+    if part not in OPTIONAL_PARTS:
+        raise ValueError(f"{part!r} is not an optional backend part ({OPTIONAL_PARTS}).")
+    found = getattr(backend, part, None)
+    if found is not None:
+        return found
+    package = type(backend).__name__ == "module" and backend.__name__.rpartition(".")[0]
+    try:
+        module = importlib.import_module(f"{package}.{part}") if package else None
+    except ModuleNotFoundError as e:
+        if e.name != f"{package}.{part}":
+            raise BackendNotFoundError(
+                f"The {backend.name!r} backend's {part} support needs {e.name}, which is not installed: {e}."
+            ) from e
+        module = None
+    if module is None:
+        raise BackendNotFoundError(f"The {backend.name!r} backend has no {part!r} support.")
+    setattr(backend, part, module)
+    return module
 
 
 def _default_name() -> str:

@@ -316,3 +316,8 @@ def protocol_members(protocol: type) -> Iterator[str]:
         if not name.startswith("_"):
             yield name
     yield from getattr(protocol, "__annotations__", {})
+
+#: Parts a backend may have, imported on first use (they pull in heavy dependencies: exporters,
+#: distributed runtimes). Each is a module ``<backend package>.<part>``; their protocols live
+#: with the feature (``unified.export``, ``unified.distributed``).
+OPTIONAL_PARTS: tuple[str, ...] = ("export", "distributed")
