@@ -192,7 +192,9 @@ def optional_part(backend: Backend, part: str) -> Any:
     found = getattr(backend, part, None)
     if found is not None:
         return found
-    package = type(backend).__name__ == "module" and backend.__name__.rpartition(".")[0]
+    # Our backends are modules "<package>.backend"; the part is the sibling module "<package>.<part>".
+    module_name = getattr(backend, "__name__", "")
+    package = module_name.rpartition(".")[0]
     try:
         module = importlib.import_module(f"{package}.{part}") if package else None
     except ModuleNotFoundError as e:
