@@ -223,6 +223,17 @@ def _default_name() -> str:
     return installed[0]
 
 
+def get_backend_name() -> str:
+    """The active backend's name, without loading it (for launchers that start other processes)."""
+    if _active is not None:
+        return _active.name
+    name = _default_name()
+    spec = _discover().get(name)
+    if spec is None:
+        load_backend(name)  # raises the clear error
+    return name
+
+
 def get_backend() -> Backend:
     """The active backend (loading the default on first use).
 

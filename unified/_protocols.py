@@ -238,7 +238,10 @@ class ModuleSupport(Protocol):
     order; ``bind(module, params)`` a context giving the module computing with
     ``params`` instead (how transforms differentiate a module); and
     ``replace_params(module, params)`` the module with new values (in place
-    under torch, a new pytree under JAX).
+    under torch, a new pytree under JAX). ``differentiate`` returns ``(value,
+    {name: grad})`` for a module whose gradients must come from the framework's
+    own autograd (torch modules sharded with FSDP or DDP, whose hooks
+    communicate), and None to let the functional transforms do it.
     """
 
     def make_twin(self, cls: type, compute: Fn) -> type: ...
@@ -248,6 +251,8 @@ class ModuleSupport(Protocol):
     def params(self, module: Any) -> dict[str, Array]: ...
     def bind(self, module: Any, params: dict[str, Array]) -> AbstractContextManager[Any]: ...
     def replace_params(self, module: Any, params: dict[str, Array]) -> Any: ...
+    def differentiate(self, fun: Fn, args: tuple[Any, ...], kwargs: dict[str, Any], argnum: int,
+                      has_aux: bool) -> tuple[Any, dict[str, Array]] | None: ...
 
 
 @runtime_checkable

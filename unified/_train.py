@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import unified as u
+from unified import distributed as dist
 from unified._data import VOCAB_SIZE, Corpus, decode, encode, read_corpus
 from unified._errors import UnifiedError
 from unified.checkpoint import read_metadata
@@ -60,6 +61,8 @@ class TrainOptions:
     sample_tokens: int = 240
     plot: bool = True
     deterministic: bool = True
+    strategy: str = "none"
+    nproc: int = 1
     quiet: bool = False
 
 
@@ -217,44 +220,81 @@ def train(opts: TrainOptions, stream: TextIO = sys.stdout) -> dict[str, Any]:
     ckpt_path = os.path.join(opts.out, CHECKPOINT)
     progress = Progress(opts.steps, 0, stream, opts.quiet)
 
+    if opts.strategy not in ("none", "replicate", "fsdp"):
+        raise UnifiedError(f"--strategy must be none, replicate or fsdp; got {opts.strategy!r}.")
+    parallel = opts.strategy != "none"
+    mesh = None
+    if parallel:
+        dist.initialize()
+        mesh = dist.mesh({"data": -1})
+        if opts.batch_size % mesh.size("data"):
+            raise UnifiedError(f"--batch-size {opts.batch_size} does not split over {mesh.size('data')} devices; "
+                               f"use a multiple of {mesh.size('data')}.")
+    main = not parallel or dist.is_main_process()
+    if not main:
+        progress.quiet = True
+
     with u.manual_seed(opts.seed):
         model = GPT(config)
     opt = make_optimizer(opts)
     opt_state = opt.init(model)
     start = 0
+    loaded_state = None
     if opts.resume and os.path.exists(ckpt_path):
         done = _check_same_run(ckpt_path, config, opts)
         loaded = u.load(ckpt_path, like={"model": model, "opt_state": opt_state, "step": 0})
-        model, opt_state, start = loaded["model"], loaded["opt_state"], done + 1
-        progress = Progress(opts.steps, start, stream, opts.quiet)
+        model, loaded_state, start = loaded["model"], loaded["opt_state"], done + 1
+        opt_state = loaded_state
+        progress = Progress(opts.steps, start, stream, opts.quiet or not main)
         progress.message(f"resuming from {ckpt_path} at step {start}")
     elif opts.resume:
         progress.message(f"--resume: no checkpoint in {opts.out} yet; starting from step 0")
-    metrics = Metrics(opts.out, start - 1 if start else None)
+    if parallel:
+        assert mesh is not None
+        model = dist.shard(model, mesh, opts.strategy)
+        fresh = opt.init(model)  # sharded like the model
+        opt_state = fresh if loaded_state is None else dist.shard_like(loaded_state, fresh)
+    metrics = Metrics(opts.out, start - 1 if start else None) if main else None
 
     n_params = model.num_parameters()
-    progress.message(f"unified train | backend {backend} | {opts.size} GPT, {n_params / 1e6:.2f}M parameters | "
+    where = f" | {opts.strategy} over {mesh.devices} devices" if mesh is not None else ""
+    progress.message(f"unified train | backend {backend}{where} | {opts.size} GPT, {n_params / 1e6:.2f}M parameters | "
                      f"{corpus.description} | {opts.steps} steps of {opts.batch_size}x{config.block_size} tokens"
                      f"{' | compiled' if opts.compile else ''}")
     train_step, eval_step = make_steps(opt, opts.precision, opts.compile)
     base_key = u.random.key(opts.seed)
     tokens_per_step = opts.batch_size * config.block_size
 
+    def batch(split: str, step: int) -> tuple[Any, Any]:
+        x, y = corpus.batch(split, opts.seed, step, opts.batch_size, config.block_size)
+        if mesh is not None:
+            return dist.shard_batch((x, y), mesh)  # type: ignore[no-any-return]
+        return u.asarray(x), u.asarray(y)
+
+    def log(**record: Any) -> None:
+        if metrics is not None:
+            metrics.log(**record)
+
     def save(step: int) -> None:
         run = {k: v for k, v in dataclasses.asdict(opts).items() if k in ("size", "seed", "steps", "lr", "data")}
-        u.save(ckpt_path, {"model": model, "opt_state": opt_state, "step": step},
-               metadata={"config": json.dumps(dataclasses.asdict(config)), "run": json.dumps(run),
-                         "backend": backend, "step": str(step)})
+        tree_ = {"model": model, "opt_state": opt_state, "step": step}
+        meta = {"config": json.dumps(dataclasses.asdict(config)), "run": json.dumps(run), "backend": backend,
+                "step": str(step)}
+        if parallel:
+            dist.save(ckpt_path, tree_, metadata=meta)  # gathered: loads anywhere, sharded or not
+        else:
+            u.save(ckpt_path, tree_, metadata=meta)
 
     def evaluate(step: int) -> float:
         model.eval()
         losses = []
         for i in range(opts.eval_batches):
-            x, y = corpus.batch("val", opts.seed, i, opts.batch_size, config.block_size)
-            losses.append(float(u.to_numpy(eval_step(model, u.asarray(x), u.asarray(y)))))
+            x, y = batch("val", i)
+            losses.append(float(u.to_numpy(dist.global_mean(eval_step(model, x, y)) if parallel else
+                                           eval_step(model, x, y))))
         model.train()
         value = float(np.mean(losses))
-        metrics.log(step=step, val_loss=value)
+        log(step=step, val_loss=value)
         return value
 
     loss_value = val_loss = float("nan")
@@ -262,10 +302,9 @@ def train(opts: TrainOptions, stream: TextIO = sys.stdout) -> dict[str, Any]:
     timed_steps, timed_seconds = 0, 0.0
     for step in range(start, opts.steps):
         t0 = time.perf_counter()
-        x, y = corpus.batch("train", opts.seed, step, opts.batch_size, config.block_size)
-        model, opt_state, loss = train_step(model, opt_state, u.asarray(x), u.asarray(y),
-                                            u.random.fold_in(base_key, step))
-        loss_value = float(u.to_numpy(loss))
+        x, y = batch("train", step)
+        model, opt_state, loss = train_step(model, opt_state, x, y, u.random.fold_in(base_key, step))
+        loss_value = float(u.to_numpy(dist.global_mean(loss) if parallel else loss))
         dt = time.perf_counter() - t0
         if step > start:  # the first step of a run compiles; it does not count towards speed
             timed_steps, timed_seconds = timed_steps + 1, timed_seconds + dt
@@ -273,7 +312,7 @@ def train(opts: TrainOptions, stream: TextIO = sys.stdout) -> dict[str, Any]:
         eta = (opts.steps - step - 1) * (timed_seconds / timed_steps) if timed_steps else float("inf")
         if not math.isfinite(loss_value):
             raise UnifiedError(f"the loss became {loss_value} at step {step}; lower --lr (now {opts.lr}).")
-        metrics.log(step=step, loss=loss_value, tokens_per_s=round(speed, 1))
+        log(step=step, loss=loss_value, tokens_per_s=round(speed, 1))
         extra = ""
         if (step + 1) % opts.eval_every == 0 or step + 1 == opts.steps:
             val_loss = evaluate(step)
@@ -284,7 +323,16 @@ def train(opts: TrainOptions, stream: TextIO = sys.stdout) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     if start < opts.steps:
         save(opts.steps - 1)
-    metrics.close()
+    if metrics is not None:
+        metrics.close()
+    if parallel:
+        # Sample from an unsharded copy of the trained weights, on the main process only.
+        state = dist.gather({"model": model})["model"]
+        if not main:
+            return {"backend": backend, "process": dist.process_index()}
+        with u.manual_seed(opts.seed):
+            model = GPT(config)
+        model.load_state_dict({k: u.asarray(v) for k, v in state.items()})
 
     sample = ""
     if opts.sample_tokens > 0:
@@ -296,15 +344,17 @@ def train(opts: TrainOptions, stream: TextIO = sys.stdout) -> dict[str, Any]:
         with open(os.path.join(opts.out, "sample.txt"), "w", encoding="utf-8") as f:
             f.write(sample)
         progress.message("sample:\n" + sample + "\n")
-    plot = os.path.join(opts.out, "loss.png") if opts.plot and plot_losses(metrics.path, opts.out) else None
+    metrics_path = os.path.join(opts.out, "metrics.jsonl")
+    plot = os.path.join(opts.out, "loss.png") if opts.plot and plot_losses(metrics_path, opts.out) else None
     summary = {
         "backend": backend, "steps": opts.steps, "start_step": start, "loss": loss_value, "val_loss": val_loss,
         "seconds": round(elapsed, 2), "steps_per_s": round(timed_steps / timed_seconds, 3) if timed_seconds else None,
         "tokens_per_s": round(tokens_per_step * timed_steps / timed_seconds, 1) if timed_seconds else None,
-        "checkpoint": ckpt_path, "metrics": metrics.path, "plot": plot, "sample": sample,
+        "checkpoint": ckpt_path, "metrics": metrics_path, "plot": plot, "sample": sample,
+        "strategy": opts.strategy, "devices": mesh.devices if mesh is not None else 1,
     }
     progress.message(f"done: loss {loss_value:.4f}, val loss {val_loss:.4f}, {elapsed:.0f} s; "
-                     f"wrote {ckpt_path}, {metrics.path}" + (f", {plot}" if plot else ""))
+                     f"wrote {ckpt_path}, {metrics_path}" + (f", {plot}" if plot else ""))
     return summary
 
 

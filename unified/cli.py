@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="N",
                    help=f"save a checkpoint every N steps (default {d.checkpoint_every}; 0: only at the end)")
     p.add_argument("--eval-every", type=int, default=d.eval_every, metavar="N")
+    p.add_argument("--strategy", choices=["none", "replicate", "fsdp"], default=d.strategy,
+                   help="parallel training: replicate (data parallel) or fsdp (fully sharded)")
+    p.add_argument("--nproc", type=int, default=d.nproc,
+                   help="processes (torch) or devices (JAX) for --strategy; starts them with `unified launch`")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out, if there is one")
     p.add_argument("--prompt", default=d.prompt, help="the start of the sample printed at the end")
     p.add_argument("--sample-tokens", type=int, default=d.sample_tokens)
@@ -62,6 +67,19 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False)
 
 
+def _launch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("launch", help="run a script as a parallel job (torchrun under torch; N devices under JAX)",
+                       description="Start the processes a backend needs: torchrun's machinery under torch, one "
+                                   "process per host under JAX. See docs/distributed.md for several nodes.")
+    p.add_argument("--nproc", type=int, default=2, help="processes (torch) or CPU devices (JAX) on this node")
+    p.add_argument("--backend", help="torch or jax (default: UNIFIED_BACKEND, else torch if installed)")
+    p.add_argument("--nnodes", type=int, default=1)
+    p.add_argument("--node-rank", type=int, default=0)
+    p.add_argument("--master-addr", default="127.0.0.1")
+    p.add_argument("--master-port", type=int, default=29500)
+    p.add_argument("target", nargs=argparse.REMAINDER, help="script.py [args...], or -m module [args...]")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `unified` command; return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -70,9 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cli(args[1:])
     parser = argparse.ArgumentParser(prog="unified", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", metavar="{train,generate,parity}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,generate,launch,parity}")
     _train_parser(sub)
     _generate_parser(sub)
+    _launch_parser(sub)
     sub.add_parser("parity", help="compare a model's numbers on torch and JAX, layer by layer "
                                   "(unified parity --help)")
     ns = parser.parse_args(args)
@@ -83,9 +102,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "train":
             from unified._train import TrainOptions, train
 
+            if ns.nproc > 1 and os.environ.get("UNIFIED_LAUNCHED") != "1":
+                if ns.strategy == "none":
+                    raise UnifiedError("--nproc needs --strategy replicate or --strategy fsdp.")
+                from unified._launch import launch
+
+                # The children are told by UNIFIED_LAUNCHED; --nproc is not passed on (torchrun would take
+                # it for its own abbreviated --nproc-per-node).
+                child = [a for i, a in enumerate(args) if a != "--nproc" and (i == 0 or args[i - 1] != "--nproc")
+                         and not a.startswith("--nproc=")]
+                return launch(["-m", "unified", *child], ns.nproc, ns.backend, extra_env={"UNIFIED_LAUNCHED": "1"})
+
             opts = TrainOptions(**{k: v for k, v in vars(ns).items() if k != "command"})
             train(opts)
             return 0
+        if ns.command == "launch":
+            from unified._launch import launch
+
+            return launch(ns.target, ns.nproc, ns.backend, nnodes=ns.nnodes, node_rank=ns.node_rank,
+                          master_addr=ns.master_addr, master_port=ns.master_port)
         from unified._train import generate
 
         text = generate(ns.checkpoint, ns.prompt, ns.tokens, ns.temperature, ns.top_k or None, ns.seed,

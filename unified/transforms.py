@@ -240,6 +240,11 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(argnums, int) and -len(args) <= argnums < len(args) and _is_module(args[argnums]):
+            b = _backend.backend_of_args(args, kwargs)
+            native = b.module.differentiate(fun, args, kwargs, argnums % len(args), has_aux)
+            if native is not None:  # a sharded torch module: autograd does the communication
+                return native
         b, prepared, target, names = _differentiable_call(fname, fun, argnums, args, kwargs)
 
         def checked(*a: Any, **k: Any) -> Any:

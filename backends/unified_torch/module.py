@@ -69,3 +69,30 @@ def replace_params(module: torch.nn.Module, values: dict[str, torch.Tensor]) -> 
             if new is not None and new is not p:
                 p.copy_(new)
     return module
+
+
+def differentiate(fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], argnum: int,
+                  has_aux: bool) -> tuple[Any, dict[str, torch.Tensor]] | None:
+    """Autograd for modules sharded by ``unified.distributed.shard`` (FSDP2 or DDP).
+
+    Their gradient communication runs in autograd hooks on the real parameters,
+    which ``torch.func`` bypasses; so the loss is computed on the module itself
+    and ``backward`` fills each parameter's ``.grad`` (a sharded DTensor under FSDP).
+    """
+    module = args[argnum]
+    if getattr(module, "_unified_strategy", None) is None:
+        return None
+    for p in module.parameters():
+        p.grad = None
+    out = fun(*args, **kwargs)
+    loss = out[0] if has_aux else out
+    loss.backward()
+    # Read the parameters after backward: FSDP swaps sharded and unsharded parameters around
+    # forward passes (one without backward, as in evaluation, leaves them unsharded), and puts
+    # the reduce-scattered gradients on the sharded ones.
+    named = dict(module.named_parameters())
+    grads = {k: p.grad if p.grad is not None else torch.zeros_like(p) for k, p in named.items()}
+    for p in named.values():
+        p.grad = None
+    detached = loss.detach()
+    return ((detached, out[1]) if has_aux else detached), grads
