@@ -268,7 +268,7 @@ def train(opts: TrainOptions, stream: TextIO = sys.stdout) -> dict[str, Any]:
     def batch(split: str, step: int) -> tuple[Any, Any]:
         x, y = corpus.batch(split, opts.seed, step, opts.batch_size, config.block_size)
         if mesh is not None:
-            return dist.shard_batch((x, y), mesh)  # type: ignore[no-any-return]
+            return dist.shard_batch((x, y), mesh)
         return u.asarray(x), u.asarray(y)
 
     def log(**record: Any) -> None:
