@@ -21,7 +21,13 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_runs(page: pathlib.Path, backend_name: str) -> None:
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    import sys
+    import types
+
+    # A real module, so that code which looks a function's module up by name (dynamo does) finds it.
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     with u.use_backend(backend_name):
         for i, block in enumerate(BLOCK.findall(page.read_text())):
             if block.lstrip().startswith("# (not run)"):

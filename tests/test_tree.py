@@ -149,3 +149,17 @@ def test_flatten_unflatten_round_trip_property(tree):
     assert u.tree.unflatten(treedef, leaves) == tree
     assert u.tree.map(lambda x: x, tree) == tree
     assert [p for p, _ in u.tree.leaves_with_path(tree)] == [p for p, _ in u.tree.flatten_with_path(tree)[0]]
+
+
+def test_modules_are_nodes_under_jax_and_leaves_under_torch(backend):
+    from unified import _backend, nn
+
+    layer = nn.Linear(2, 3)
+    _backend.owner(layer)  # whatever the dispatch caches hold, the answer is the same
+    leaves = u.tree.leaves(layer)
+    if backend == "jax":
+        assert len(leaves) == 2  # weight and bias: a pytree, as jax.tree.leaves sees it
+        doubled = u.tree.map(lambda a: a * 2, layer)
+        assert isinstance(doubled, nn.Linear)
+    else:
+        assert leaves == [layer]  # a torch.nn.Module is not a pytree

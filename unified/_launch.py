@@ -45,7 +45,12 @@ def command(target: Sequence[str], nproc: int, backend: str, nnodes: int = 1, no
         return cmd + list(target), env
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
-        env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={nproc}".strip()
+        flags = f"{flags} --xla_force_host_platform_device_count={nproc}"
+    if "xla_cpu_collective_call_terminate_timeout_seconds" not in flags:
+        # Emulated CPU devices are threads: on a busy machine they can reach a collective well after
+        # each other, and XLA's default 40 s before it aborts the process is too short for that.
+        flags += " --xla_cpu_collective_call_terminate_timeout_seconds=600"
+    env["XLA_FLAGS"] = flags.strip()
     if nnodes > 1:
         env.update(UNIFIED_COORDINATOR=f"{master_addr}:{master_port}", UNIFIED_NUM_PROCESSES=str(nnodes),
                    UNIFIED_PROCESS_ID=str(node_rank))

@@ -61,6 +61,7 @@ __all__ = [
     "shard_batch",
     "shard_like",
     "shard_map",
+    "shutdown",
 ]
 
 STRATEGIES = ("replicate", "fsdp")
@@ -92,6 +93,7 @@ class DistributedSupport(Protocol):
     """What a backend's optional ``distributed`` part provides (``backends/*/distributed.py``)."""
 
     def initialize(self, timeout: float) -> None: ...
+    def shutdown(self) -> None: ...
     def process_index(self) -> int: ...
     def process_count(self) -> int: ...
     def device_count(self) -> int: ...
@@ -125,6 +127,11 @@ def initialize(timeout: float = DEFAULT_TIMEOUT) -> None:
     ``timeout`` bounds how long a collective waits for a dead or stuck peer.
     """
     _part().initialize(timeout)
+
+
+def shutdown() -> None:
+    """Leave the job cleanly (also done automatically when the process exits)."""
+    _part().shutdown()
 
 
 def process_index() -> int:

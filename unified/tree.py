@@ -139,8 +139,13 @@ def _children(x: Any) -> tuple[int, Any, list[Any], tuple[Any, ...]] | None:
         return _DICT, keys, [x[k] for k in keys], keys
     if x is None:
         return _NONE, None, [], ()
-    if t in _LEAF_TYPES or t in _backend._TYPE_TO_BACKEND:
+    if t in _LEAF_TYPES:
         return None
+    owner = _backend._TYPE_TO_BACKEND.get(t)
+    if owner is None and t not in _backend._FOREIGN:
+        owner = _backend.owner(x)  # an array subclass (a DTensor, a tracer) is found and cached here
+    if owner is not None and not hasattr(t, "__unified_backend__"):
+        return None  # a backend array: a leaf (modules go on to their framework's registry below)
     if t is collections.OrderedDict:
         keys = tuple(x)
         return _ODICT, keys, [x[k] for k in keys], keys

@@ -123,7 +123,10 @@ def _not_root(root: Any) -> Callable[[Any], bool]:
 
 
 def tree_node(x: object, /) -> tuple[list[Any], list[Any], Any] | None:
-    pairs, treedef = jax.tree_util.tree_flatten_with_path(x, is_leaf=_not_root(x))
+    try:
+        pairs, treedef = jax.tree_util.tree_flatten_with_path(x, is_leaf=_not_root(x))
+    except TypeError:  # an object JAX's flattener cannot even look at (e.g. another framework's tensor)
+        return None
     if jax.tree_util.treedef_is_leaf(treedef):
         return None
     return [leaf for _, leaf in pairs], [_key_name(path[0]) for path, _ in pairs], treedef

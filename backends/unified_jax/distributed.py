@@ -24,6 +24,11 @@ def initialize(timeout: float) -> None:
                                    initialization_timeout=int(timeout))
 
 
+def shutdown() -> None:
+    if jax.distributed.is_initialized():
+        jax.distributed.shutdown()
+
+
 def process_index() -> int:
     return jax.process_index()
 

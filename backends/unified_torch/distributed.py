@@ -24,9 +24,24 @@ def _device_type() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def shutdown() -> None:
+    """Leave the process group cleanly: a barrier, then destroy (exiting with it alive can abort gloo)."""
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_world_size() > 1:
+            dist.barrier()
+    except Exception:  # a peer already died; still tear down our side
+        pass
+    dist.destroy_process_group()
+
+
 def initialize(timeout: float) -> None:
     if dist.is_initialized():
         return
+    import atexit
+
+    atexit.register(shutdown)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         if torch.cuda.is_available():
