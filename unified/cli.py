@@ -83,17 +83,22 @@ def _launch_parser(sub: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `unified` command; return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "parity":  # parity parses its own arguments
+    if args and args[0] == "parity":  # parity and bench parse their own arguments
         from unified.parity import cli
 
         return cli(args[1:])
+    if args and args[0] == "bench":
+        from unified.bench import cli as bench_cli
+
+        return bench_cli(args[1:])
     parser = argparse.ArgumentParser(prog="unified", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", metavar="{train,generate,launch,parity}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,generate,launch,parity,bench}")
     _train_parser(sub)
     _generate_parser(sub)
     _launch_parser(sub)
     sub.add_parser("parity", help="compare a model's numbers on torch and JAX, layer by layer "
                                   "(unified parity --help)")
+    sub.add_parser("bench", help="time unified against native torch, JAX and Keras (unified bench --help)")
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help()

@@ -42,6 +42,7 @@ __all__ = [
     "jacobian",
     "jit",
     "jit_enabled",
+    "no_grad",
     "stop_gradient",
     "value_and_grad",
     "vmap",
@@ -545,3 +546,23 @@ def disable_jit() -> Iterator[None]:
     finally:
         _jit_disabled = previous
 
+
+@contextlib.contextmanager
+def no_grad(backend: str | None = None) -> Iterator[None]:
+    """Run inference without recording anything for differentiation.
+
+    Under torch this is ``torch.inference_mode()`` (a module's parameters
+    otherwise make every eager op record autograd history); under JAX, where
+    nothing is recorded unless you differentiate, it does nothing.
+
+    Example:
+        >>> import unified as u
+        >>> from unified import nn
+        >>> with u.no_grad():
+        ...     y = nn.Linear(2, 2)(u.ops.ones((1, 2)))
+        >>> tuple(y.shape)
+        (1, 2)
+    """
+    b = _backend.get_backend() if backend is None else _backend.load_backend(backend)
+    with b.transforms.no_grad():
+        yield

@@ -44,3 +44,7 @@ def in_transform() -> bool:
 def disable_jit() -> Iterator[None]:
     with jax.disable_jit():
         yield
+
+
+def no_grad() -> Any:
+    return contextlib.nullcontext()  # JAX records nothing unless asked to differentiate

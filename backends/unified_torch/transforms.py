@@ -92,3 +92,7 @@ def in_transform() -> bool:
 def disable_jit() -> Iterator[None]:
     with torch.compiler.set_stance("force_eager"):
         yield
+
+
+def no_grad() -> Any:
+    return torch.inference_mode()
