@@ -213,12 +213,40 @@ def run(size: str = "cpu", configs: Sequence[str] | None = None, rounds: int = 5
     return report
 
 
+def _dispatch_cases(backend: str) -> dict[str, tuple[Any, Any]]:
+    """(native call, unified call) pairs on small arrays of ``backend`` (the active one)."""
+    import numpy as np
+
+    import unified as u
+    from unified import nn
+
+    x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
+    layer = nn.Linear(4, 4)
+    linear = u.nn.functional.linear
+    if backend == "torch":
+        import torch
+        import torch.nn.functional as tf
+
+        a = torch.from_numpy(x)
+        w, b = layer.weight.detach(), layer.bias.detach()
+        return {"exp": (lambda: torch.exp(a), lambda: u.ops.exp(a)),
+                "matmul": (lambda: torch.matmul(a, a), lambda: u.ops.matmul(a, a)),
+                "sum(axis=1)": (lambda: torch.sum(a, dim=1), lambda: u.ops.sum(a, axis=1)),
+                "linear layer": (lambda: tf.linear(a, w, b), lambda: linear(a, w, b))}
+    import jax.numpy as jnp
+
+    ja = jnp.asarray(x)
+    jw, jb = layer.weight, layer.bias
+    return {"exp": (lambda: jnp.exp(ja), lambda: u.ops.exp(ja)),
+            "matmul": (lambda: jnp.matmul(ja, ja), lambda: u.ops.matmul(ja, ja)),
+            "sum(axis=1)": (lambda: jnp.sum(ja, axis=1), lambda: u.ops.sum(ja, axis=1)),
+            "linear layer": (lambda: jnp.matmul(ja, jw.T) + jb, lambda: linear(ja, jw, jb))}
+
+
 def dispatch_overhead(number: int = 20000, repeat: int = 5) -> list[dict[str, Any]]:
-    """Microseconds one eager `unified` call adds to the native call (median of alternating runs)."""
+    """Microseconds one eager `unified` call adds to the native call (medians of alternating runs)."""
     import importlib.util
     import timeit
-
-    import numpy as np
 
     import unified as u
 
@@ -227,31 +255,8 @@ def dispatch_overhead(number: int = 20000, repeat: int = 5) -> list[dict[str, An
         if importlib.util.find_spec(backend) is None:
             continue
         with u.use_backend(backend):
-            from unified import nn
-
-            x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
-            layer = nn.Linear(4, 4)
-            if backend == "torch":
-                import torch
-                import torch.nn.functional as tf
-
-                a = torch.from_numpy(x)
-                w, b = layer.weight.detach(), layer.bias.detach()
-                cases = {"exp": (lambda: torch.exp(a), lambda: u.ops.exp(a)),
-                         "matmul": (lambda: torch.matmul(a, a), lambda: u.ops.matmul(a, a)),
-                         "sum(axis=1)": (lambda: torch.sum(a, dim=1), lambda: u.ops.sum(a, axis=1)),
-                         "linear layer": (lambda: tf.linear(a, w, b), lambda: u.nn.functional.linear(a, w, b))}
-            else:
-                import jax.numpy as jnp
-
-                a = jnp.asarray(x)
-                w, b = layer.weight, layer.bias
-                cases = {"exp": (lambda: jnp.exp(a), lambda: u.ops.exp(a)),
-                         "matmul": (lambda: jnp.matmul(a, a), lambda: u.ops.matmul(a, a)),
-                         "sum(axis=1)": (lambda: jnp.sum(a, axis=1), lambda: u.ops.sum(a, axis=1)),
-                         "linear layer": (lambda: jnp.matmul(a, w.T) + b, lambda: u.nn.functional.linear(a, w, b))}
-            n = number if backend == "torch" else number // 4
-            for name, (native, ours) in cases.items():
+            n = number if backend == "torch" else number // 4  # JAX's eager calls cost ~4x more
+            for name, (native, ours) in _dispatch_cases(backend).items():
                 native(), ours()
                 nat, uni = [], []
                 for _ in range(repeat):

@@ -31,6 +31,7 @@ def build(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
 
         impl = Keras(shape, spec["compile"], spec["device"], spec["dtype"])
         return impl, impl.inputs(x_np, y_np), impl.sync
+    Impl: Any
     if backend == "torch":
         import torch
 
