@@ -89,7 +89,7 @@ class _Worker:
         if not line:
             err = self.proc.stderr.read() if self.proc.stderr else ""
             raise RuntimeError(f"bench worker {self.cfg.name!r} failed:\n{err[-3000:]}")
-        return json.loads(line)  # type: ignore[no-any-return]
+        return dict(json.loads(line))
 
     def ask(self, command: str) -> dict[str, Any]:
         assert self.proc.stdin is not None
@@ -164,12 +164,13 @@ def run(size: str = "cpu", configs: Sequence[str] | None = None, rounds: int = 5
                 say(str(e).splitlines()[0] + " (skipped)")
                 skipped.append(cfg.name)
         times: dict[tuple[str, str], list[float]] = {(w.cfg.name, wl): [] for w in workers for wl in workloads}
-        for r in range(rounds):
-            order = workers[r % len(workers):] + workers[:r % len(workers)] if workers else []
+        for round_index in range(rounds):
+            k = round_index % len(workers) if workers else 0
+            order = workers[k:] + workers[:k]
             for workload in workloads:
                 for w in order:
                     times[(w.cfg.name, workload)] += w.ask(f"{workload} {steps}")["times"]
-            say(f"round {r + 1}/{rounds} done")
+            say(f"round {round_index + 1}/{rounds} done")
         memory = {w.cfg.name: w.ask("memory")["peak_bytes"] for w in workers}
     finally:
         for w in workers:
@@ -222,6 +223,7 @@ def _dispatch_cases(backend: str) -> dict[str, tuple[Any, Any]]:
 
     x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
     layer = nn.Linear(4, 4)
+    assert layer.bias is not None
     linear = u.nn.functional.linear
     if backend == "torch":
         import torch
