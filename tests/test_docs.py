@@ -38,6 +38,9 @@ MODULES = [
     "unified.optim._schedules",
     "unified._autocast",
     "unified.parity",
+    "unified.export",
+    "unified.nn._convert",
+    "unified.distributed",
 ]
 
 # Examples that only hold where both frameworks are installed, or that change

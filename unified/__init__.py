@@ -44,6 +44,7 @@ from unified._errors import (
 from unified._protocols import Array, Backend
 from unified._version import __version__
 from unified.checkpoint import CheckpointError, load, save
+from unified.export import ExportError, export
 from unified.nn.init import manual_seed
 from unified.transforms import (
     disable_jit,
@@ -67,6 +68,7 @@ __all__ = [
     "CheckpointError",
     "DTypeError",
     "DeviceError",
+    "ExportError",
     "ShapeError",
     "TransformError",
     "UnifiedError",
@@ -79,6 +81,7 @@ __all__ = [
     "devices",
     "disable_jit",
     "dtype",
+    "export",
     "get_backend",
     "grad",
     "hessian",

@@ -83,7 +83,7 @@ def _launch_parser(sub: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `unified` command; return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "parity":  # parity and bench parse their own arguments
+    if args and args[0] == "parity":  # parity, bench and export parse their own arguments
         from unified.parity import cli
 
         return cli(args[1:])
@@ -91,14 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from unified.bench import cli as bench_cli
 
         return bench_cli(args[1:])
+    if args and args[0] == "export":
+        from unified.export import cli as export_cli
+
+        return export_cli(args[1:])
     parser = argparse.ArgumentParser(prog="unified", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", metavar="{train,generate,launch,parity,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,generate,launch,parity,bench,export}")
     _train_parser(sub)
     _generate_parser(sub)
     _launch_parser(sub)
     sub.add_parser("parity", help="compare a model's numbers on torch and JAX, layer by layer "
                                   "(unified parity --help)")
     sub.add_parser("bench", help="time unified against native torch, JAX and Keras (unified bench --help)")
+    sub.add_parser("export", help="export a checkpoint to ONNX, torch.export or jax.export (unified export --help)")
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help()

@@ -57,8 +57,17 @@ def full(shape: int | tuple[int, ...], fill_value: Any, dtype: DType = None) -> 
     """
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else (
-            "int32" if isinstance(fill_value, int) else "float32")
+            "int32" if _is_int(fill_value) else "float32")
     return _ops().full(shape_arg(shape, "full"), fill_value, dtype_name(dtype))
+
+
+def _is_int(v: Any) -> bool:
+    """An int, or a symbolic size while tracing (``torch.SymInt``, a ``jax.export`` dimension).
+
+    Symbolic sizes fail ``isinstance(v, int)`` but convert to int and not to float, so
+    ``arange(T)`` of a dynamic length ``T`` is an int32 range, as for an int ``T``.
+    """
+    return isinstance(v, int) or (hasattr(v, "__int__") and not hasattr(v, "__float__"))
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1, *, dtype: DType = None) -> Array:
@@ -81,7 +90,7 @@ def arange(start: Any, stop: Any = None, step: Any = 1, *, dtype: DType = None) 
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        dtype = "int32" if all(isinstance(v, int) for v in (start, stop, step)) else "float32"
+        dtype = "int32" if all(_is_int(v) for v in (start, stop, step)) else "float32"
     return _ops().arange(start, stop, step, dtype_name(dtype))
 
 

@@ -262,7 +262,9 @@ def adamw(learning_rate: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0
 
     Args:
         learning_rate: a number or a schedule (:func:`warmup_cosine_decay` ...).
-        b1, b2, eps: Adam's moment decays and epsilon.
+        b1: the decay of Adam's first moment (the mean of the gradients).
+        b2: the decay of Adam's second moment (the mean of their squares).
+        eps: added to the root of the second moment, for stability.
         weight_decay: decoupled weight decay.
         mask: ``mask(name, param) -> bool``: which parameters decay;
             :func:`no_decay_on_norms_and_biases` is the usual choice for transformers.
