@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,11 +31,44 @@ TOLERANCE = {"sgd": 1e-6, "adamw": MODEL_RTOL["float32"]}
 
 
 def launch(backend: str, nproc: int, script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "UNIFIED_DIST_TIMEOUT": "60"}
+    # PYTHONFAULTHANDLER: a process that aborts or hangs prints every thread's Python stack.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "UNIFIED_DIST_TIMEOUT": "60", "PYTHONFAULTHANDLER": "1"}
     env.pop("XLA_FLAGS", None)
-    return subprocess.run([sys.executable, "-m", "unified", "launch", "--backend", backend, "--nproc", str(nproc),
-                           str(SCRIPTS / script), *args], capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=ROOT)
+    cmd = [sys.executable, "-m", "unified", "launch", "--backend", backend, "--nproc", str(nproc),
+           str(SCRIPTS / script), *args]
+    # Its own process group, so that a job which times out is killed whole (launcher and workers).
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                          start_new_session=True) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            raise subprocess.TimeoutExpired(cmd, timeout, out, err) from None
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def launch_ok(backend: str, nproc: int, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``launch`` a job that must succeed, once more if the first try died in the runtime, not in our code.
+
+    On a loaded 2-core CI machine a job has, rarely, aborted inside the C++ runtime (gloo's
+    ``terminate called without an active exception``) or stalled in an XLA CPU collective
+    rendezvous among emulated devices. Neither is a wrong number: a second try must then pass,
+    and the first one's stderr is kept as a warning. A Python exception is never retried.
+    """
+    import warnings
+
+    try:
+        proc = launch(backend, nproc, script, *args, timeout=180)
+        # A Python exception exits with status 1; an abort in C++ is SIGABRT (-6).
+        if proc.returncode == 0 or not ("SIGABRT" in proc.stderr or "terminate called" in proc.stderr):
+            return proc
+        first = proc.stderr[-3000:]
+    except subprocess.TimeoutExpired as e:
+        first = f"timed out after {e.timeout} s: {str(e.stderr or '')[-3000:]}"
+    warnings.warn(f"{backend} job {script} {' '.join(args)} died in the runtime; retrying once. First try:\n{first}",
+                  stacklevel=2)
+    return launch(backend, nproc, script, *args, timeout=180)
 
 
 def single(backend: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +85,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, backend: str, strategy: str, o
     if key not in _cache:
         out = tmp_path_factory.mktemp("dist") / "result.json"
         args = ["--strategy", strategy, "--optimizer", optimizer, "--out", str(out)]
-        proc = single(backend, *args) if strategy == "none" else launch(backend, nproc, "train_parallel.py", *args)
+        proc = single(backend, *args) if strategy == "none" else launch_ok(backend, nproc, "train_parallel.py", *args)
         assert proc.returncode == 0, proc.stderr[-4000:]
         _cache[key] = json.loads(out.read_text())
     return _cache[key]
@@ -90,7 +124,7 @@ def test_fsdp_holds_one_nth_of_parameters_and_optimizer_state_per_device(tmp_pat
 @pytest.mark.parametrize(("backend", "nproc"), CASES)
 def test_collectives_and_data_parallel_gradient(tmp_path, backend, nproc):
     out = tmp_path / "collectives.json"
-    proc = launch(backend, nproc, "collectives.py", str(out))
+    proc = launch_ok(backend, nproc, "collectives.py", str(out))
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = json.loads(out.read_text())
     n = r["n"]
@@ -110,7 +144,7 @@ def test_collectives_and_data_parallel_gradient(tmp_path, backend, nproc):
 
 @pytest.mark.parametrize(("backend", "nproc"), [(b, n) for b, n in CASES if n == 2 or b == "jax"])
 def test_sharded_and_gathered_checkpoints(tmp_path, backend, nproc):
-    proc = launch(backend, nproc, "sharded_checkpoint.py", str(tmp_path))
+    proc = launch_ok(backend, nproc, "sharded_checkpoint.py", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["max_diff"] == 0.0  # the sharded checkpoint restores model and optimizer state exactly
