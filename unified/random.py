@@ -77,7 +77,7 @@ def fold_in(key: Array, data: int | Array) -> Array:
 
 
 def bits(key: Array, shape: Any = ()) -> Array:
-    """Uniform random 32-bit words, as ``jax.random.bits`` (uint32; int64 holding them under torch).
+    """Uniform random 32-bit words, as ``jax.random.bits`` (uint32 on both backends).
 
     Example:
         >>> import unified as u
