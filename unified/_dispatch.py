@@ -47,6 +47,14 @@ def prime(backend: Any) -> None:
     """Cache a newly loaded backend's array types up front (see ``_backend._FOREIGN``)."""
     for t in backend.core.array_types:
         _OPS[t] = backend.ops
+    for name in DTYPES:  # its dtype objects too (see _DTYPE_CACHE)
+        try:
+            native = backend.core.to_dtype(name)
+            _DTYPE_CACHE.setdefault(native, name)
+            if not type(native).__module__.startswith("torch"):
+                _DTYPE_CACHE.setdefault(np.dtype(native), name)  # jnp.float32 and np.dtype('float32')
+        except (TypeError, ValueError, KeyError, AttributeError, DTypeError):
+            continue  # a dtype this backend lacks
 
 
 def ops_of(x: object) -> Any:
@@ -122,7 +130,11 @@ class _Converting:
         return call
 
 
-_DTYPE_CACHE: dict[Any, str] = {}
+_ALIASES = {"float": "float32", "int": "int32", "half": "float16", "double": "float64"}
+# Every dtype given by name is in the cache from the start (backends add their dtype objects
+# when they load), so that tracing never writes to it: torch.compile guards on this dict, and
+# an entry added while tracing one step would recompile the next.
+_DTYPE_CACHE: dict[Any, str] = {**{n: n for n in DTYPES}, **_ALIASES}
 
 
 def dtype_name(dtype: Any) -> str | None:
@@ -145,8 +157,7 @@ def dtype_name(dtype: Any) -> str | None:
                 name = np.dtype(dtype).name
             except TypeError:
                 name = None
-    aliases = {"float": "float32", "int": "int32", "half": "float16", "double": "float64"}
-    name = aliases.get(name, name) if name is not None else None
+    name = _ALIASES.get(name, name) if name is not None else None
     if name not in DTYPES:
         raise DTypeError(
             f"Unknown dtype {dtype!r}. Use one of the names {sorted(DTYPES)} "
