@@ -22,6 +22,11 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 _CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache")
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(_CACHE, "torchinductor"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(_CACHE, "jax"))
+# Inductor precompiles its common C++ header into that shared directory; test processes running
+# at once (xdist workers, their subprocesses) have, rarely, compiled a kernel against a header
+# another process was still writing ("'at::vec' has not been declared"). Kernels compile
+# without the precompiled header, a little slower and never wrong.
+os.environ.setdefault("TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS", "0")
 
 hypothesis.settings.register_profile(
     "ci", max_examples=20, deadline=None, print_blob=True, derandomize=False,
