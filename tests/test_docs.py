@@ -85,5 +85,12 @@ def test_docstring_example(backend_name: str, module: str, test: doctest.DocTest
 @pytest.mark.parametrize(("module", "test"), [c for c in CASES if c[0] in ONCE],
                          ids=[c[1].name for c in CASES if c[0] in ONCE])
 def test_docstring_example_once(module: str, test: doctest.DocTest, both) -> None:
+    from unified import _backend
+
     failures.clear()
-    _run(test)
+    specs = dict(_backend._discover())
+    try:
+        _run(test)
+    finally:  # an example that registers a backend must not leave it to the tests after it
+        _backend._discover().clear()
+        _backend._discover().update(specs)

@@ -47,8 +47,8 @@ class BackendSpec:
     Example:
         >>> from unified import BackendSpec
         >>> spec = BackendSpec(name="numpy", module="my_backend", requires=("numpy",))
-        >>> spec.is_installed()
-        True
+        >>> spec.is_installed()  # numpy is, but there is no module my_backend to import
+        False
     """
 
     name: str
@@ -57,8 +57,11 @@ class BackendSpec:
     install: str = ""
 
     def is_installed(self) -> bool:
-        """Whether every framework module this backend needs can be imported."""
-        return all(importlib.util.find_spec(r) is not None for r in self.requires)
+        """Whether the backend's module and every framework module it needs can be imported."""
+        try:
+            return all(importlib.util.find_spec(r) is not None for r in (self.module, *self.requires))
+        except (ImportError, ValueError):  # a dotted module whose parent package is missing
+            return False
 
 
 _lock = threading.RLock()
