@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -203,8 +204,15 @@ def test_unified_train_in_parallel_matches_one_device(tmp_path, backend):
     runs = {}
     for name, extra in (("single", []), ("fsdp", ["--strategy", "fsdp", "--nproc", "2"])):
         out = tmp_path / name
-        proc = subprocess.run([sys.executable, "-m", "unified", "train", *common, *extra, "--out", str(out)],
-                              capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+        cmd = [sys.executable, "-m", "unified", "train", *common, *extra, "--out", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+        if proc.returncode != 0 and ("SIGABRT" in proc.stderr or "terminate called" in proc.stderr):
+            import warnings  # died in the C++ runtime, not in our code: see launch_ok
+
+            warnings.warn(f"unified train {name} died in the runtime; retrying once:\n{proc.stderr[-3000:]}",
+                          stacklevel=1)
+            shutil.rmtree(out, ignore_errors=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-4000:]
         records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         runs[name] = [r["loss"] for r in records if "loss" in r] + [r["val_loss"] for r in records if "val_loss" in r]

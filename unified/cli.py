@@ -80,6 +80,23 @@ def _launch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", nargs=argparse.REMAINDER, help="script.py [args...], or -m module [args...]")
 
 
+def _leave_process_group_and_exit() -> None:
+    """End a finished torch worker of ``unified train --nproc N`` without interpreter teardown.
+
+    Everything is written by now (metrics closed, checkpoint renamed into place) and the
+    process group is destroyed. On a loaded machine gloo has, rarely, aborted the process
+    during interpreter finalization (``terminate called without an active exception``,
+    with no Python frame left), so that torchrun reported a finished job as failed.
+    Exiting here, with the streams flushed, skips that teardown.
+    """
+    from unified import distributed
+
+    distributed.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `unified` command; return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -125,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             opts = TrainOptions(**{k: v for k, v in vars(ns).items() if k != "command"})
             train(opts)
+            if os.environ.get("UNIFIED_LAUNCHED") == "1" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                _leave_process_group_and_exit()
             return 0
         if ns.command == "launch":
             from unified._launch import launch
