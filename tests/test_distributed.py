@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,11 @@ def launch(backend: str, nproc: int, script: str, *args: str, timeout: int = 300
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
+def died_in_runtime(proc: subprocess.CompletedProcess[str]) -> bool:
+    """Whether a failed job aborted in C++ (SIGABRT, -6) rather than raising in Python (status 1)."""
+    return proc.returncode != 0 and ("SIGABRT" in proc.stderr or "terminate called" in proc.stderr)
+
+
 def launch_ok(backend: str, nproc: int, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``launch`` a job that must succeed, once more if the first try died in the runtime, not in our code.
 
@@ -57,12 +63,9 @@ def launch_ok(backend: str, nproc: int, script: str, *args: str) -> subprocess.C
     rendezvous among emulated devices. Neither is a wrong number: a second try must then pass,
     and the first one's stderr is kept as a warning. A Python exception is never retried.
     """
-    import warnings
-
     try:
         proc = launch(backend, nproc, script, *args, timeout=180)
-        # A Python exception exits with status 1; an abort in C++ is SIGABRT (-6).
-        if proc.returncode == 0 or not ("SIGABRT" in proc.stderr or "terminate called" in proc.stderr):
+        if not died_in_runtime(proc):
             return proc
         first = proc.stderr[-3000:]
     except subprocess.TimeoutExpired as e:
@@ -206,9 +209,7 @@ def test_unified_train_in_parallel_matches_one_device(tmp_path, backend):
         out = tmp_path / name
         cmd = [sys.executable, "-m", "unified", "train", *common, *extra, "--out", str(out)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
-        if proc.returncode != 0 and ("SIGABRT" in proc.stderr or "terminate called" in proc.stderr):
-            import warnings  # died in the C++ runtime, not in our code: see launch_ok
-
+        if died_in_runtime(proc):  # not in our code: see launch_ok
             warnings.warn(f"unified train {name} died in the runtime; retrying once:\n{proc.stderr[-3000:]}",
                           stacklevel=1)
             shutil.rmtree(out, ignore_errors=True)

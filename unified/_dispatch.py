@@ -50,11 +50,13 @@ def prime(backend: Any) -> None:
     for name in DTYPES:  # its dtype objects too (see _DTYPE_CACHE)
         try:
             native = backend.core.to_dtype(name)
-            _DTYPE_CACHE.setdefault(native, name)
-            if not type(native).__module__.startswith("torch"):
-                _DTYPE_CACHE.setdefault(np.dtype(native), name)  # jnp.float32 and np.dtype('float32')
         except (TypeError, ValueError, KeyError, AttributeError, DTypeError):
             continue  # a dtype this backend lacks
+        _DTYPE_CACHE.setdefault(native, name)
+        try:  # a scalar type such as jnp.float32 is also met as np.dtype('float32')
+            _DTYPE_CACHE.setdefault(np.dtype(native), name)
+        except TypeError:
+            pass  # not a numpy-compatible dtype (torch's)
 
 
 def ops_of(x: object) -> Any:
